@@ -1,0 +1,1 @@
+"""People (shared across tenants) and their role in each tenant."""

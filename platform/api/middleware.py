@@ -1,0 +1,76 @@
+"""Request ids: every request gets one (or keeps a sane one it sent), every log line and error body shows it."""
+
+import contextvars
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
+
+
+class ProblemFallbackMiddleware:
+    """Keeps the promise that every /api/ error is problem+json, even for errors outside DRF views.
+
+    Django answers unknown URLs and unhandled exceptions with HTML (a debug page under DEBUG); under /api/
+    we replace those with problem bodies. Unhandled exceptions are logged with their traceback here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith(("application/problem+json", "application/json")):
+            return response
+        from api.errors import api_not_found, problem_response
+
+        if response.status_code == 404:
+            return api_not_found(request)
+        return problem_response(
+            status_code=response.status_code,
+            code="internal_error" if response.status_code >= 500 else "error",
+            detail="The request failed; the server log has details under this request id.",
+            request=request,
+        )
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith("/api/"):
+            return None
+        from django.http import Http404
+
+        from api.errors import api_not_found, api_server_error
+
+        if isinstance(exception, Http404):
+            return api_not_found(request)
+        logging.getLogger("api").error("Unhandled error on %s", request.path, exc_info=exception)
+        return api_server_error(request)

@@ -1,0 +1,1 @@
+"""Tenants (organisations), each owning one PostgreSQL schema, and how a request selects one."""
