@@ -18,7 +18,7 @@ from tenancy.models import Tenant
 from tenancy.selectors import tenant_by_slug
 from tenancy.services import create_tenant
 
-TEST_PASSWORD = "correct-horse-battery"  # noqa: S105
+TEST_PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,10 @@ def tenants(django_db_setup: None, django_db_blocker: Any) -> dict[str, Tenant]:
             tenant = tenant_by_slug(slug=slug)
             if tenant is None:
                 tenant = create_tenant(
-                    name=slug.title(), slug=slug, admin_email=f"founder@{slug}.test", admin_password=TEST_PASSWORD
+                    name=slug.title(),
+                    slug=slug,
+                    admin_email=f"founder@{slug}.test",
+                    admin_password=TEST_PASSWORD,
                 ).tenant
             result[slug] = tenant
         connection.set_schema_to_public()
@@ -105,7 +108,9 @@ def bearer_client(user: User) -> APIClient:
 def client_for(make_user: Callable[..., User], tenant: Tenant) -> Callable[..., TenantClient]:
     """`client_for(Role.MANAGER)` → a client of a new user with that role in the test tenant."""
 
-    def build(role: str = Role.MEMBER, *, on_tenant: Tenant | None = None, user: User | None = None) -> TenantClient:
+    def build(
+        role: str = Role.MEMBER, *, on_tenant: Tenant | None = None, user: User | None = None
+    ) -> TenantClient:
         target = on_tenant or tenant
         member = user or make_user(tenant=target, role=role)
         return TenantClient(client=bearer_client(member), user=member, tenant=target)

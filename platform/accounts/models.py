@@ -14,7 +14,9 @@ class UserDeletionRefused(Exception):
 
 class UserQuerySet(models.QuerySet["User"]):
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise UserDeletionRefused("Users are never deleted (tenant data refers to them); deactivate them instead.")
+        raise UserDeletionRefused(
+            "Users are never deleted (tenant data refers to them); deactivate them instead."
+        )
 
 
 class UserManager(BaseUserManager["User"]):
@@ -47,7 +49,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -87,7 +89,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_unique")
+        ]
         indexes = [models.Index(fields=["tenant", "role"], name="membership_tenant_role_idx")]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 """Account endpoints: who am I, and the tenant's member list (ADMIN-managed)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Membership, Role
+from accounts.models import Membership, Role, User
 from accounts.serializers import MemberCreateInput, MemberOutput, MemberUpdateInput, MeOutput
 from api.pagination import KeysetPagination
 from api.tenant_views import TenantScopedView
@@ -19,8 +19,9 @@ from api.tenant_views import TenantScopedView
 class MeView(APIView):
     @extend_schema(responses=MeOutput, summary="The signed-in user and their tenant memberships")
     def get(self, request: Request) -> Response:
-        memberships = selectors.memberships_of_user(user=request.user)
-        return Response(MeOutput({"user": request.user, "memberships": memberships}).data)
+        user = cast(User, request.user)  # IsAuthenticated ran: never anonymous here
+        memberships = selectors.memberships_of_user(user=user)
+        return Response(MeOutput({"user": user, "memberships": memberships}).data)
 
 
 class MemberPagination(KeysetPagination):
@@ -50,7 +51,9 @@ class MemberViewSet(
     def get_object(self) -> Membership:
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
 
-    @extend_schema(request=MemberCreateInput, responses={201: MemberOutput}, summary="Add a user to the tenant")
+    @extend_schema(
+        request=MemberCreateInput, responses={201: MemberOutput}, summary="Add a user to the tenant"
+    )
     def create(self, request: Request) -> Response:
         data = MemberCreateInput(data=request.data)
         data.is_valid(raise_exception=True)

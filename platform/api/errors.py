@@ -26,7 +26,7 @@ class ProblemError(exceptions.APIException):
     `extra` carries fields added to the problem body (e.g. the allowed transitions).
     """
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "bad_request"
     default_detail = "The request cannot be processed."
 

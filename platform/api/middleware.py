@@ -1,4 +1,4 @@
-"""Request ids: every request gets one (or keeps a sane one it sent), every log line and error body shows it."""
+"""Request ids (every request gets one, every log line and error body shows it) and problem+json fallbacks."""
 
 import contextvars
 import logging

@@ -5,7 +5,7 @@ a 406. Views with several renderers (the OpenAPI document: YAML or JSON) still h
 `Accept`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.exceptions import NotAcceptable
@@ -16,10 +16,10 @@ from rest_framework.request import Request
 
 class LenientContentNegotiation(DefaultContentNegotiation):
     def select_renderer(
-        self, request: Request, renderers: Sequence[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, Any]:
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except NotAcceptable:
-            renderer = renderers[0]
+            renderer = next(iter(renderers))
             return renderer, renderer.media_type

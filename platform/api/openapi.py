@@ -37,7 +37,7 @@ class PlatformAutoSchema(AutoSchema):
         return parameters
 
     def get_response_serializers(self) -> Any:
-        documented = super().get_response_serializers()
+        documented: Any = super().get_response_serializers()
         if not isinstance(documented, dict):
             success_code = "201" if self.method == "POST" else "200"
             if self.method == "DELETE":

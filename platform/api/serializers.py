@@ -13,7 +13,7 @@ class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable machine-readable error code.")
     instance = serializers.CharField(required=False)
     request_id = serializers.CharField(required=False)
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field here, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Validation errors per field.",

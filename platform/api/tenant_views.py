@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from django.db import connection
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from api.permissions import HasRequiredRole, IsTenantMember
+from tenancy.schema import activate_tenant
 
 
 class TenantScopedView:
@@ -18,8 +18,8 @@ class TenantScopedView:
     """
 
     tenant_scoped = True
-    permission_classes = [IsAuthenticated, IsTenantMember, HasRequiredRole]
+    permission_classes: Any = [IsAuthenticated, IsTenantMember, HasRequiredRole]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        connection.set_tenant(request.tenant)  # type: ignore[attr-defined]
+        activate_tenant(request.tenant)  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set: a production start (DEBUG off) needs a secret; set SECRET_KEY or DEBUG=1."
         )
-    SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105 - DEBUG only
+    SECRET_KEY = "insecure-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", ".localhost"] if DEBUG else [])
 

@@ -9,7 +9,7 @@ from tenancy.models import Tenant
 from tenancy.selectors import tenant_by_slug
 from tenancy.services import create_tenant
 
-DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - printed for people trying the platform locally
+DEMO_PASSWORD = "demo-password-1"
 
 
 @dataclass(frozen=True)

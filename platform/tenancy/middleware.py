@@ -9,12 +9,12 @@ The header value itself never reaches `set_schema`; only the schema name read fr
 import uuid
 from collections.abc import Callable
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
 from api.errors import problem_response
+from tenancy.schema import activate_public
 from tenancy.selectors import tenant_by_id
 
 TENANT_HEADER = "X-Tenant-ID"
@@ -36,7 +36,7 @@ class TenantSelectionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # Persistent connections carry the previous request's search_path: start every request in public.
-        connection.set_schema_to_public()
+        activate_public()
         request.tenant = None  # type: ignore[attr-defined]
         tenant_scoped = is_tenant_scoped_path(request.path_info)
         if tenant_scoped:
@@ -47,7 +47,7 @@ class TenantSelectionMiddleware:
         try:
             response = self.get_response(request)
         finally:
-            connection.set_schema_to_public()
+            activate_public()
         if tenant_scoped:
             patch_vary_headers(response, [TENANT_HEADER])
         return response

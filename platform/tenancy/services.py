@@ -49,7 +49,9 @@ def validate_tenant_identity(*, name: str, slug: str) -> tuple[str, str]:
     if clean_slug in RESERVED_SLUGS:
         raise TenantProvisioningError(f"Slug {clean_slug!r} is reserved.", code="invalid_slug")
     if Tenant.objects.filter(slug=clean_slug).exists():
-        raise TenantProvisioningError(f"A tenant with slug {clean_slug!r} already exists.", code="duplicate_slug")
+        raise TenantProvisioningError(
+            f"A tenant with slug {clean_slug!r} already exists.", code="duplicate_slug"
+        )
     return clean_name, clean_slug
 
 

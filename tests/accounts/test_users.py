@@ -19,7 +19,9 @@ def test_deactivated_user_cannot_get_a_token(client) -> None:  # type: ignore[no
     user = User.objects.create_user("gone@example.test", "pw-123456789")
     deactivate_user(user=user)
     response = client.post(
-        "/api/v1/auth/token/", {"email": "gone@example.test", "password": "pw-123456789"}, content_type="application/json"
+        "/api/v1/auth/token/",
+        {"email": "gone@example.test", "password": "pw-123456789"},
+        content_type="application/json",
     )
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"

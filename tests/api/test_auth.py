@@ -25,7 +25,12 @@ def test_token_refresh_and_me(make_user: Callable[..., User], tenant: Tenant) ->
     me = client.get("/api/v1/me/").json()
     assert me["user"]["email"] == user.email
     assert me["memberships"] == [
-        {"tenant_id": str(tenant.id), "tenant_name": tenant.name, "tenant_slug": tenant.slug, "role": "MANAGER"}
+        {
+            "tenant_id": str(tenant.id),
+            "tenant_name": tenant.name,
+            "tenant_slug": tenant.slug,
+            "role": "MANAGER",
+        }
     ]
 
 

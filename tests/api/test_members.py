@@ -16,7 +16,9 @@ def test_member_lists_members(client_for: Callable[..., TenantClient]) -> None:
     assert response.json()["results"]
 
 
-def test_admin_adds_an_existing_user(client_for: Callable[..., TenantClient], make_user: Callable[..., User]) -> None:
+def test_admin_adds_an_existing_user(
+    client_for: Callable[..., TenantClient], make_user: Callable[..., User]
+) -> None:
     admin = client_for(Role.ADMIN)
     outsider = make_user()
     response = admin.post(MEMBERS, {"email": outsider.email, "role": "MANAGER"})
@@ -33,7 +35,9 @@ def test_admin_adds_a_new_account_with_password(client_for: Callable[..., Tenant
 
 
 def test_new_account_without_password_is_400(client_for: Callable[..., TenantClient]) -> None:
-    assert_problem(client_for(Role.ADMIN).post(MEMBERS, {"email": "nobody@example.test"}), 400, "password_required")
+    assert_problem(
+        client_for(Role.ADMIN).post(MEMBERS, {"email": "nobody@example.test"}), 400, "password_required"
+    )
 
 
 def test_adding_twice_is_409(client_for: Callable[..., TenantClient], make_user: Callable[..., User]) -> None:
@@ -45,7 +49,12 @@ def test_adding_twice_is_409(client_for: Callable[..., TenantClient], make_user:
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"email": "not-an-email"}, {"email": "a@b.test", "role": "OWNER"}, {"email": "a@b.test", "color": "red"}],
+    [
+        {},
+        {"email": "not-an-email"},
+        {"email": "a@b.test", "role": "OWNER"},
+        {"email": "a@b.test", "color": "red"},
+    ],
 )
 def test_bad_member_input_is_400(client_for: Callable[..., TenantClient], payload: dict) -> None:
     assert_problem(client_for(Role.ADMIN).post(MEMBERS, payload), 400, "validation_error")

@@ -20,7 +20,10 @@ def test_wrong_method_is_problem_405(client_for: Callable[..., TenantClient]) ->
 def test_malformed_json_is_problem_400(client_for: Callable[..., TenantClient]) -> None:
     admin = client_for(Role.ADMIN)
     response = admin.client.post(
-        "/api/v1/members/", "{not json", content_type="application/json", headers={"X-Tenant-ID": str(admin.tenant.id)}
+        "/api/v1/members/",
+        "{not json",
+        content_type="application/json",
+        headers={"X-Tenant-ID": str(admin.tenant.id)},
     )
     assert_problem(response, 400, "malformed_request")
 

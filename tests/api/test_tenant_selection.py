@@ -71,7 +71,9 @@ def test_member_of_a_presenting_b_is_403_and_no_query_runs_in_b(
     assert set(schemas_seen) == {"public"}
 
 
-def test_member_sees_only_their_own_tenant(client_for: Callable[..., TenantClient], other_tenant: Tenant) -> None:
+def test_member_sees_only_their_own_tenant(
+    client_for: Callable[..., TenantClient], other_tenant: Tenant
+) -> None:
     member = client_for(Role.MEMBER)
     client_for(Role.MEMBER, on_tenant=other_tenant)
     emails = {row["user"]["email"] for row in member.get(MEMBERS).json()["results"]}

@@ -39,7 +39,9 @@ def test_tenant_fixture_has_a_migrated_schema_with_tenant_tables(tenant: Tenant)
 @pytest.mark.django_db
 def test_create_tenant_command_prints_id_and_makes_first_admin(tenants: dict[str, Tenant]) -> None:
     out = io.StringIO()
-    call_command("create_tenant", name="Umbrella Corp", slug="umbrella", admin_email="Boss@Umbrella.test", stdout=out)
+    call_command(
+        "create_tenant", name="Umbrella Corp", slug="umbrella", admin_email="Boss@Umbrella.test", stdout=out
+    )
     tenant = Tenant.objects.get(slug="umbrella")
     assert str(tenant.id) in out.getvalue().splitlines()
     assert schema_exists(tenant.schema_name)

@@ -30,6 +30,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         tenant = provisioned.tenant
         self.stdout.write(
-            f"created tenant {tenant.slug} id={tenant.id} schema={tenant.schema_name} admin={provisioned.admin.email}"
+            f"created tenant {tenant.slug} id={tenant.id} schema={tenant.schema_name} "
+            f"admin={provisioned.admin.email}"
         )
         self.stdout.write(str(tenant.id))
