@@ -9,13 +9,9 @@ in one run, with a few existing tenants and with more, so we see whether either 
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
-sys.path.append(str(Path(__file__).resolve().parent.parent / "platform"))
-
-from bench.results import BenchResult, format_table, median_seconds  # noqa: E402
-from bench.scratch_db import drop_scratch_database, use_scratch_database  # noqa: E402
+from bench.results import BenchResult, format_table, median_seconds
+from bench.scratch_db import drop_scratch_database, use_scratch_database
 
 SCRATCH = "tp_bench_provisioning"
 TEMPLATE_SCHEMA = "tenant_template"

@@ -13,6 +13,8 @@ from accounts.models import Role, User
 from tenancy.models import Tenant
 from tests.conftest import TenantClient, assert_problem, bearer_client
 
+pytestmark = pytest.mark.external_services
+
 MEMBERS = "/api/v1/members/"
 
 

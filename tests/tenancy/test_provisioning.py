@@ -10,6 +10,8 @@ from accounts.models import Membership, Role
 from tenancy.models import Tenant
 from tenancy.services import TenantProvisioningError, create_tenant, generate_schema_name
 
+pytestmark = pytest.mark.external_services
+
 
 def schema_exists(name: str) -> bool:
     with connection.cursor() as cursor:

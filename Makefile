@@ -1,0 +1,49 @@
+# Developer entry points. `make run` and `make test` work on a fresh clone: they install into .venv
+# and start a real PostgreSQL and Redis under .data/ unless DATABASE_URL / REDIS_URL are set.
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LAUNCH := $(PY) -m devstack.launch --
+
+# platform/ is a source root, not a package (it would hide the stdlib module `platform`).
+export PYTHONPATH := $(CURDIR)/platform:$(CURDIR)
+export DJANGO_SETTINGS_MODULE ?= config.settings
+# Development defaults: DEBUG on (a production start needs DEBUG=0 and a SECRET_KEY; see README).
+export DEBUG ?= 1
+
+.PHONY: .venv run test verify bench lint clean-data
+
+.venv: $(STAMP)
+
+# Reinstall only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -e '.[dev]'
+	touch $@
+
+run: .venv
+	$(LAUNCH) $(PY) -m devstack.run_platform
+
+test: .venv
+	$(LAUNCH) $(PY) -m pytest $(PYTEST_ARGS)
+
+verify: .venv
+	$(LAUNCH) $(PY) -m pytest --run-slow $(PYTEST_ARGS)
+
+bench: .venv
+	$(LAUNCH) $(PY) -m bench
+
+# mypy's Django plugin imports the settings, which insist on these; no server is contacted.
+lint: .venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgres://lint@127.0.0.1:1/lint} \
+	  REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:1/0} $(VENV)/bin/mypy
+
+# Stop the local servers first, or they would run on without their files.
+clean-data:
+	if [ -x $(PY) ]; then $(PY) -m devstack.services down; fi
+	rm -rf .data

@@ -1,0 +1,1 @@
+"""Local development stack: real PostgreSQL and Redis under .data/, and the launcher that uses them."""

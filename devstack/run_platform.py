@@ -1,0 +1,54 @@
+"""`make run`'s body, run inside the launcher: migrate, seed the demo, then become honcho.
+
+Why a module and not three Makefile lines: the steps need the launcher's environment, must stop
+at the first failure, and honcho must replace this process (exec) so signals reach it directly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from devstack.services import REPO_ROOT, data_dir
+
+MANAGE = REPO_ROOT / "platform" / "manage.py"
+
+
+def _environment() -> dict[str, str]:
+    """This environment plus the venv's bin on PATH (the Procfile names gunicorn, celery, dagster)
+    and DAGSTER_HOME, which Dagster wants absolute and existing."""
+    env = dict(os.environ)
+    venv_bin = str(Path(sys.executable).parent)  # not resolved: the venv's python is a symlink
+    env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
+    dagster_home = Path(env.get("DAGSTER_HOME") or data_dir() / "dagster")
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    env["DAGSTER_HOME"] = str(dagster_home.resolve())
+    return env
+
+
+def _manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, str(MANAGE), *args], env=env, cwd=REPO_ROOT, check=True)
+
+
+def main() -> int:
+    # SIGTERM as an exception, so subprocess.run kills the running step instead of orphaning it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    env = _environment()
+    (REPO_ROOT / ".data").mkdir(exist_ok=True)  # the Procfile keeps beat's schedule there
+    try:
+        _manage("migrate_schemas", "--executor=multiprocessing", env=env)
+        _manage("seed_demo", env=env)
+    except subprocess.CalledProcessError as error:
+        return error.returncode or 1
+    except KeyboardInterrupt:
+        return 130
+    honcho = str(Path(sys.executable).parent / "honcho")
+    os.chdir(REPO_ROOT)
+    os.execve(honcho, [honcho, "start", "-f", "Procfile"], env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
