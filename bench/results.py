@@ -4,11 +4,14 @@ A figure means little on a shared 2-core machine; its ratio to a baseline measur
 same machine, a moment apart, means much more. So every result carries its baseline.
 """
 
+import argparse
+import json
 import os
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,20 @@ def format_table(results: list[BenchResult]) -> str:
     for row in [header, tuple("-" * w for w in widths), *rows]:
         lines.append(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
     return "\n".join(lines)
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results-json", help="also write the results here (used by `python -m bench`)")
+
+
+def report(results: list[BenchResult], *, results_json: str | None) -> list[BenchResult]:
+    """Print the table; write JSON for the suite runner, which runs each benchmark in its own process
+    (each sets Django up against its own scratch database)."""
+    print(format_table(results), flush=True)
+    if results_json:
+        Path(results_json).write_text(json.dumps([asdict(result) for result in results]))
+    return results
+
+
+def load_results(path: str) -> list[BenchResult]:
+    return [BenchResult(**item) for item in json.loads(Path(path).read_text())]

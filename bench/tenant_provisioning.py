@@ -10,7 +10,7 @@ in one run, with a few existing tenants and with more, so we see whether either 
 import argparse
 import os
 
-from bench.results import BenchResult, format_table, median_seconds
+from bench.results import BenchResult, add_report_arguments, median_seconds, report
 from bench.scratch_db import drop_scratch_database, use_scratch_database
 
 SCRATCH = "tp_bench_provisioning"
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--existing", default="10,50", help="comma-separated counts of existing tenants")
+    add_report_arguments(parser)
     args = parser.parse_args(argv)
     counts = [int(value) for value in args.existing.split(",")]
 
@@ -75,8 +76,7 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
     finally:
         connection.close()
         drop_scratch_database(SCRATCH, original_url)
-    print(format_table(results))
-    return results
+    return report(results, results_json=args.results_json)
 
 
 if __name__ == "__main__":
