@@ -5,6 +5,13 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from api.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    IdempotencyInFlightError,
+    IdempotencyKeyReusedError,
+    is_idempotent,
+)
 from api.serializers import ProblemSerializer
 
 _COMMON_ERRORS = {
@@ -18,9 +25,32 @@ _TENANT_ERRORS = {
 }
 
 
+_IDEMPOTENCY_ERRORS = {
+    IdempotencyInFlightError.status_code: (
+        f"A request with this {IDEMPOTENCY_HEADER} is still in flight (`idempotency_in_flight`)."
+    ),
+    IdempotencyKeyReusedError.status_code: (
+        f"This {IDEMPOTENCY_HEADER} was used for a different request (`idempotency_key_reused`)."
+    ),
+}
+
+
+def problem_responses(descriptions: dict[int, str]) -> dict[str, OpenApiResponse]:
+    """Problem+json responses with operation-specific descriptions, for `extend_schema(responses=...)`."""
+    return {
+        str(status_code): OpenApiResponse(response=ProblemSerializer, description=description)
+        for status_code, description in descriptions.items()
+    }
+
+
 class PlatformAutoSchema(AutoSchema):
     def _is_tenant_scoped(self) -> bool:
         return bool(getattr(self.view, "tenant_scoped", False))
+
+    def _is_idempotent(self) -> bool:
+        """The handler is wrapped by `api.idempotency.idempotent`."""
+        name = getattr(self.view, "action", None) or self.method.lower()
+        return is_idempotent(getattr(self.view, name, None))
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
@@ -34,7 +64,28 @@ class PlatformAutoSchema(AutoSchema):
                     description="The tenant (organisation) id, a UUID from `GET /api/v1/me/`.",
                 )
             )
+        if self._is_idempotent():
+            parameters.append(
+                OpenApiParameter(
+                    name=IDEMPOTENCY_HEADER,
+                    type=str,
+                    location=OpenApiParameter.HEADER,
+                    required=False,
+                    description=(
+                        "Makes a retry safe: the same key with the same body within 24 h replays the first "
+                        f"successful response (with `{REPLAYED_HEADER}: true`). Scoped to tenant and user."
+                    ),
+                )
+            )
         return parameters
+
+    def _problem_descriptions(self) -> dict[int, str]:
+        errors = dict(_COMMON_ERRORS)
+        if self._is_tenant_scoped():
+            errors.update(_TENANT_ERRORS)
+        if self._is_idempotent():
+            errors.update(_IDEMPOTENCY_ERRORS)
+        return errors
 
     def get_response_serializers(self) -> Any:
         documented: Any = super().get_response_serializers()
@@ -43,11 +94,19 @@ class PlatformAutoSchema(AutoSchema):
             if self.method == "DELETE":
                 success_code = "204"
             documented = {success_code: documented}
-        errors = dict(_COMMON_ERRORS)
-        if self._is_tenant_scoped():
-            errors.update(_TENANT_ERRORS)
-        for status_code, description in errors.items():
+        for status_code, description in self._problem_descriptions().items():
             documented.setdefault(
                 str(status_code), OpenApiResponse(response=ProblemSerializer, description=description)
             )
         return documented
+
+    def _get_response_bodies(self, direction: Any = "response") -> Any:
+        # `@extend_schema(responses=...)` replaces get_response_serializers above; add the problems here too.
+        bodies = super()._get_response_bodies(direction)
+        for status_code, description in self._problem_descriptions().items():
+            if str(status_code) not in bodies:
+                problem = OpenApiResponse(response=ProblemSerializer, description=description)
+                bodies[str(status_code)] = self._get_response_for_code(
+                    problem, str(status_code), direction=direction
+                )
+        return bodies

@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 
 
 class Status(models.TextChoices):
@@ -69,6 +70,9 @@ class Task(models.Model):
             models.Index(fields=["created_at", "id"], name="task_created_idx"),
             models.Index(fields=["updated_at", "id"], name="task_updated_idx"),
             models.Index(fields=["due_at", "id"], name="task_due_idx"),
+            # `ordering=-due_at` keeps tasks without a due date last: DESC NULLS LAST, which the
+            # ascending index above cannot serve.
+            models.Index(F("due_at").desc(nulls_last=True), F("id").desc(), name="task_due_desc_idx"),
             models.Index(fields=["priority_rank", "id"], name="task_priority_idx"),
             models.Index(fields=["project", "status"], name="task_project_status_idx"),
             models.Index(fields=["assignee", "status"], name="task_assignee_status_idx"),
