@@ -7,6 +7,8 @@ lock the tenant's ADMIN rows first, so two concurrent demotions cannot both pass
 from django.db import transaction
 
 from accounts.models import Membership, Role, User
+from accounts.selectors import membership_cache_key
+from api.cache import public_cache
 from api.errors import ProblemError
 from tenancy.models import Tenant
 
@@ -27,6 +29,13 @@ class PasswordRequiredError(ProblemError):
     status_code = 400
     default_code = "password_required"
     default_detail = "No account has this email yet: give a password to create one."
+
+
+def _forget_cached_membership(membership: Membership) -> None:
+    """Every membership write ends here: the role check of the next request must see it."""
+    public_cache.delete_now_and_on_commit(
+        membership_cache_key(tenant_id=membership.tenant_id, user_id=membership.user_id)
+    )
 
 
 def _lock_admins(*, tenant: Tenant) -> list[int]:
@@ -51,7 +60,9 @@ def add_member(
             user = User.objects.create_user(normalized, password, full_name=full_name)
         if Membership.objects.filter(user=user, tenant=tenant).exists():
             raise AlreadyMemberError()
-        return Membership.objects.create(user=user, tenant=tenant, role=role)
+        membership = Membership.objects.create(user=user, tenant=tenant, role=role)
+        _forget_cached_membership(membership)  # a cached "not a member" would otherwise outlive this
+        return membership
 
 
 def change_role(*, membership: Membership, role: str) -> Membership:
@@ -62,6 +73,7 @@ def change_role(*, membership: Membership, role: str) -> Membership:
             raise LastAdminError()
         membership.role = role
         membership.save(update_fields=["role"])
+        _forget_cached_membership(membership)
     return membership
 
 
@@ -72,6 +84,7 @@ def remove_member(*, membership: Membership) -> None:
         if membership.role == Role.ADMIN and admin_ids == [membership.id]:
             raise LastAdminError()
         membership.delete()
+        _forget_cached_membership(membership)
 
 
 def deactivate_user(*, user: User) -> None:

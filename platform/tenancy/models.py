@@ -1,9 +1,14 @@
 """The tenant registry, in the public schema."""
 
 import uuid
+from typing import Any
 
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django_tenants.models import DomainMixin, TenantMixin
+
+from api.cache import public_cache
 
 
 class Tenant(TenantMixin):
@@ -33,3 +38,15 @@ class Tenant(TenantMixin):
 
 class Domain(DomainMixin):
     """A host name (e.g. `acme.localhost`) that selects a tenant for the web UI."""
+
+
+def tenant_cache_key(tenant_id: object) -> str:
+    """Key of the cached Tenant row in the public cache (see `tenancy.selectors.tenant_by_id`)."""
+    return f"tenant:{tenant_id}"
+
+
+@receiver(post_save, sender=Tenant, dispatch_uid="tenancy.forget_cached_tenant_on_save")
+@receiver(post_delete, sender=Tenant, dispatch_uid="tenancy.forget_cached_tenant_on_delete")
+def forget_cached_tenant(sender: type[Tenant], instance: Tenant, **kwargs: Any) -> None:
+    """Every save (rate-limit override, rename) or delete invalidates the cached row, whoever writes it."""
+    public_cache.delete_now_and_on_commit(tenant_cache_key(instance.pk))
