@@ -1,6 +1,6 @@
 """The task lifecycle: the one table of allowed status changes, and what follows from it.
 
-The README and the OpenAPI text show `lifecycle_markdown()`; a test keeps docs/task-api.md in step.
+The README and the OpenAPI text show `lifecycle_markdown()`; a test keeps README.md in step.
 """
 
 from collections.abc import Mapping

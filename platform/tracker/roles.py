@@ -2,7 +2,7 @@
 
 Views derive their coarse `required_roles` from it (`minimum_role`), services apply the fine rules (own
 tasks, self-assignment) through `ensure_allowed` / `ensure_may_assign`, and `matrix_markdown` renders it
-for the README (a test keeps docs/task-api.md in step).
+for the README (a test keeps README.md in step).
 """
 
 from collections.abc import Mapping
@@ -132,7 +132,7 @@ def ensure_may_assign(
 
 
 def matrix_markdown() -> str:
-    """The matrix as a Markdown table with its footnotes, as docs/task-api.md shows it."""
+    """The matrix as a Markdown table with its footnotes, as README.md shows it."""
     roles = list(reversed(_ROLES_BY_RANK))
     lines = [
         "| action | " + " | ".join(roles) + " |",

@@ -12,7 +12,7 @@ from tracker.filters import TaskFilter
 from tracker.lifecycle import lifecycle_markdown
 from tracker.roles import matrix_markdown
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "task-api.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_the_readme_section_shows_the_lifecycle_and_the_role_matrix_as_the_code_has_them() -> None:
