@@ -1,0 +1,140 @@
+"""Nothing lost, nothing doubled: a broker outage during writes, and a worker killed mid-job."""
+
+import os
+import re
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from background.models import ProcessedEvent
+from notifications.models import Notification
+from tenancy.models import Tenant
+from tests.jobs.helpers import in_tenant, make_cast, notifications_of, outbox_events
+from tests.jobs.live import LiveStack, PrivateRedis, wait_for
+from tracker.models import OutboxEvent, Status
+
+pytestmark = pytest.mark.live_server
+
+NOTIFY = "notifications.notify_task_event"
+ANALYTICS = "analytics_refresh.on_task_event"
+
+
+def _notified_events(tenant: Tenant, event_ids: list[int]) -> Counter[tuple[int, str]]:
+    """(recipient, cause) → how many notifications; a cause is `outbox:<event id>`."""
+    keys = [f"outbox:{event_id}" for event_id in event_ids]
+    with in_tenant(tenant):
+        rows = Notification.objects.filter(dedupe_key__in=keys).values_list("recipient_id", "dedupe_key")
+        return Counter(rows)
+
+
+def _processed(tenant: Tenant, job: str, event_ids: list[int]) -> int:
+    with in_tenant(tenant):
+        return ProcessedEvent.objects.filter(job=job, key__in=[f"outbox:{i}" for i in event_ids]).count()
+
+
+def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_once(
+    live_stack: LiveStack, committed: None, jobs_tenant: Tenant, member: Any, tmp_path: Path
+) -> None:
+    live_stack.stop_default()
+    broker = PrivateRedis(tmp_path / "broker")
+    broker.start()
+    relay = worker = None
+    try:
+        relay = live_stack.launch_relay(name="relay-outage", CELERY_BROKER_URL=broker.url)
+        worker = live_stack.launch_worker(name="worker-outage", CELERY_BROKER_URL=broker.url)
+        live_stack.started(relay, worker)
+        cast = make_cast(tenant=jobs_tenant, member=member)
+        tasks = [cast.task() for _ in range(4)]
+        created = [outbox_events(jobs_tenant, task=task)[0].id for task in tasks]
+        wait_for(lambda: _processed(jobs_tenant, ANALYTICS, created) == 4, what="a calm start")
+
+        broker.stop()
+        for task in tasks:  # committed while nothing can be published
+            cast.move(task, Status.IN_PROGRESS)
+            cast.move(task, Status.BLOCKED)
+        events = [
+            event.id
+            for task in tasks
+            for event in outbox_events(jobs_tenant, task=task, event_type="task.status_changed")
+        ]
+        assert len(events) == 8
+        wait_for(lambda: "publishing failed" in relay.log(), what="the relay to notice the outage")
+        with in_tenant(jobs_tenant):
+            waiting = OutboxEvent.objects.filter(id__in=events)
+            assert all(event.sent_at is None for event in waiting)
+            assert any(event.attempts >= 1 and event.last_error for event in waiting)
+        assert not _notified_events(jobs_tenant, events)
+
+        broker.start()  # same port, same append-only file
+
+        expected = {
+            (user.pk, f"outbox:{event_id}") for event_id in events for user in (cast.assignee, cast.reporter)
+        }
+        wait_for(
+            lambda: set(_notified_events(jobs_tenant, events)) == expected,
+            timeout=60,
+            what="every notification",
+        )
+        wait_for(lambda: _processed(jobs_tenant, ANALYTICS, events) == len(events), timeout=30)
+        counts = _notified_events(jobs_tenant, events)
+        assert set(counts.values()) == {1}, counts
+        assert _processed(jobs_tenant, NOTIFY, events) == len(events)
+        with in_tenant(jobs_tenant):
+            assert not OutboxEvent.objects.filter(id__in=events, sent_at__isnull=True).exists()
+    finally:
+        for process in (relay, worker):
+            if process is not None:
+                process.stop()
+        broker.remove()
+
+
+def test_a_worker_killed_mid_job_has_the_job_redelivered_without_a_duplicate_notification(
+    live: LiveStack, committed: None, jobs_tenant: Tenant, member: Any, test_redis: redis.Redis
+) -> None:
+    # The default relay stays; the worker is replaced by one that hangs after the notification job's
+    # commit, before its acknowledgement, and whose broker hands unacknowledged messages out again quickly.
+    live.stop_worker()
+    for key in ("tests:hang:claimed", "tests:hang:hanging"):
+        test_redis.delete(key)
+    visibility_timeout = 2.0
+    quick_restore = {"CELERY_VISIBILITY_TIMEOUT": str(int(visibility_timeout))}
+    doomed = live.launch_worker(name="worker-doomed", pool="solo", HANG_AFTER_JOB=NOTIFY, **quick_restore)
+    live.started(doomed)
+    successor = None
+    try:
+        cast = make_cast(tenant=jobs_tenant, member=member)
+        task = cast.task()
+        cast.move(task, Status.IN_PROGRESS)
+        [event] = outbox_events(jobs_tenant, task=task, event_type="task.status_changed")
+
+        hanging_pid = wait_for(
+            lambda: test_redis.get("tests:hang:hanging"), what="the job to hang after commit"
+        )
+        hung_at = time.monotonic()
+        assert int(hanging_pid) == doomed.popen.pid  # type: ignore[union-attr]
+        assert len(notifications_of(jobs_tenant, task=task)) == 2  # committed, not acknowledged
+        os.kill(int(hanging_pid), signal.SIGKILL)
+        doomed.popen.wait(timeout=10)  # type: ignore[union-attr]
+
+        # Redis hands an unacknowledged message out again once it is older than the visibility timeout; a
+        # worker that starts after that point takes it back at once.
+        time.sleep(max(0.0, visibility_timeout + 0.5 - (time.monotonic() - hung_at)))
+        successor = live.launch_worker(name="worker-successor", pool="solo", **quick_restore)
+        live.started(successor)
+        redelivered = re.compile(rf"Task {re.escape(NOTIFY)}\[[0-9a-f-]+\] succeeded in [0-9.]+s: 0")
+        wait_for(
+            lambda: redelivered.search(successor.log()), timeout=30, what="the redelivered job to finish"
+        )
+
+        assert int(test_redis.get(f"tests:runs:{NOTIFY}:{event.id}") or 0) == 2  # ran twice, ...
+        notes = notifications_of(jobs_tenant, task=task)  # ... and notified once
+        assert sorted(note.recipient_id for note in notes) == sorted([cast.assignee.pk, cast.reporter.pk])
+    finally:
+        for process in (doomed, successor):
+            if process is not None:
+                process.stop()
