@@ -244,6 +244,17 @@ class ActivityOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SlaTargetOutput(serializers.Serializer):
+    """One SLA target of the task (policy per priority; time in BLOCKED is paused, not counted)."""
+
+    target = serializers.ChoiceField(choices=["time_to_start", "time_to_done"])
+    target_seconds = serializers.IntegerField()
+    elapsed_seconds = serializers.FloatField(help_text="Counted time, BLOCKED excluded.")
+    paused_seconds = serializers.FloatField(help_text="Time spent BLOCKED while the clock ran.")
+    remaining_seconds = serializers.FloatField()
+    state = serializers.ChoiceField(choices=["ok", "warning", "breached", "met"])
+
+
 class SlaOutput(serializers.Serializer):
     task = serializers.UUIDField(source="task_id")
     current_status = StatusNameField()
@@ -253,6 +264,7 @@ class SlaOutput(serializers.Serializer):
         help_text="Seconds spent in each status, the current one counted up to `as_of`."
     )
     total_seconds = serializers.SerializerMethodField(help_text="The task's age: the sum of the above.")
+    targets = serializers.SerializerMethodField(help_text="Each SLA target's clock and state as of `as_of`.")
 
     @extend_schema_field(
         {
@@ -266,3 +278,7 @@ class SlaOutput(serializers.Serializer):
 
     def get_total_seconds(self, sla: Any) -> float:
         return float(sla.total.total_seconds())
+
+    @extend_schema_field(SlaTargetOutput(many=True))
+    def get_targets(self, sla: Any) -> list[dict[str, Any]]:
+        return SlaTargetOutput(self.context.get("targets", []), many=True).data

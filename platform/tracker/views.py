@@ -17,6 +17,7 @@ from api.idempotency import idempotent
 from api.openapi import problem_responses
 from api.permissions import request_membership
 from api.tenant_views import TenantScopedView
+from sla.selectors import task_target_clocks
 from tracker import selectors, services
 from tracker.filters import ProjectFilter, TaskFilter
 from tracker.lifecycle import lifecycle_markdown
@@ -294,4 +295,6 @@ class TaskViewSet(TenantScopedView, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], serializer_class=SlaOutput)
     def sla(self, request: Request, pk: str) -> Response:
         task = self._task(include_deleted=_include_deleted(request))
-        return Response(SlaOutput(selectors.time_in_status(task=task)).data)
+        spent = selectors.time_in_status(task=task)
+        targets = task_target_clocks(task=task, now=spent.as_of)
+        return Response(SlaOutput(spent, context={"targets": targets}).data)

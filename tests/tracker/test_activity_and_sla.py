@@ -82,6 +82,19 @@ def test_sla_counts_seconds_in_each_status_including_the_open_interval(
     assert sla["total_seconds"] == pytest.approx(7200, abs=60)
 
 
+def test_sla_reports_each_target_with_blocked_time_paused(
+    tracker_as: Callable[..., Tracker], tenant: Tenant
+) -> None:
+    task = _history(tenant, tracker_as(Role.MANAGER).user)
+    targets = {row["target"]: row for row in tracker_as(Role.MEMBER).sla(str(task.pk)).json()["targets"]}
+    assert set(targets) == {"time_to_start", "time_to_done"}
+    start, done = targets["time_to_start"], targets["time_to_done"]
+    assert (start["elapsed_seconds"], start["paused_seconds"], start["state"]) == (3600, 0, "met")
+    # Created → DONE is 110 min, of which 15 min BLOCKED do not count.
+    assert (done["elapsed_seconds"], done["paused_seconds"], done["state"]) == (95 * 60, 900, "met")
+    assert done["remaining_seconds"] == done["target_seconds"] - 95 * 60
+
+
 def test_sla_of_a_new_task_is_all_open(tracker_as: Callable[..., Tracker]) -> None:
     sla = tracker_as(Role.MEMBER).sla(tracker_as(Role.MEMBER).task()).json()
     assert sla["current_status"] == "OPEN"
