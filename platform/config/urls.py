@@ -3,17 +3,18 @@
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 from api import errors
 from api.health import healthz, readyz
 
 urlpatterns = [
     path("api/v1/", include("api.urls")),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("", include("dashboards.urls")),
 ]
 
 
