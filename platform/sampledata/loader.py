@@ -258,7 +258,7 @@ def load_sample_data(
 ) -> list[TenantLoad]:
     moment = (now or datetime.now(tz=UTC)).replace(microsecond=0)
     password_hash = make_password(SAMPLE_PASSWORD)  # hashed once: hashing is slow by design
-    return [
+    loads = [
         load_tenant(
             slug=slug,
             name=name,
@@ -271,6 +271,20 @@ def load_sample_data(
         )
         for slug, name in tenant_names(tenants)
     ]
+    _add_consultant(loads)
+    return loads
+
+
+def _add_consultant(loads: list[TenantLoad]) -> None:
+    """The first tenant's manager also joins the other tenants as a MEMBER, as consultants do: one sample
+    account that shows the web UI's tenant switcher."""
+    if len(loads) < 2:
+        return
+    consultant = User.objects.get(email=f"manager@{loads[0].slug}.example")
+    for load in loads[1:]:
+        Membership.objects.get_or_create(
+            user=consultant, tenant_id=load.tenant_id, defaults={"role": Role.MEMBER}
+        )
 
 
 def sample_accounts(loads: list[TenantLoad]) -> list[SampleAccount]:
