@@ -11,8 +11,10 @@ from collections import Counter
 
 import dagster as dg
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from analytics.selectors import sla_targets
+from analytics_refresh.versions import bump_versions
 from pipelines.partitions import PARTITIONS, TenantDays, tenant_spans
 from pipelines.projections import DayActivity, WriteStats, day_activity, write_snapshots, write_task_sla
 from pipelines.resources import TenantDatabase, UnknownTenantError
@@ -122,9 +124,21 @@ def analytics_snapshot(context: dg.AssetExecutionContext, tenant_db: TenantDatab
         try:
             with tenant_db.tenant(span.tenant) as session:
                 stats += write_snapshots(session, span, now=now, built_at=now)
+                _invalidate_cached_analytics(context)
         except UnknownTenantError as error:
             context.log.warning(f"{error} Skipped; the tenant sensor removes its partitions.")
     return dg.MaterializeResult(metadata=_stats_metadata(stats, spans))
+
+
+def _invalidate_cached_analytics(context: dg.AssetExecutionContext) -> None:
+    """New figures for the tenant: cached analytics answers (API and dashboards) must not outlive them.
+
+    A failed bump is logged, not raised: the figures are written, and cached answers expire on their own
+    (analytics cache timeout), so failing the run would only repeat work that succeeded."""
+    try:
+        bump_versions(project_id=None)
+    except RedisError as error:
+        context.log.warning(f"Could not invalidate cached analytics ({error}); they expire on their own.")
 
 
 ASSETS = [activity_day, task_sla, analytics_snapshot]

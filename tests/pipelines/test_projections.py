@@ -19,6 +19,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role
 from analytics.models import AnalyticsSnapshot, PartitionBuild, SlaPolicy, TaskSLA
 from analytics.selectors import project_daily_series, projects_overview, sla_targets
+from analytics_refresh.versions import current_version
 from pipelines.partitions import TENANTS
 from pipelines.resources import TenantDatabase
 from pipelines.sensors import tenant_partitions_sensor
@@ -234,3 +235,12 @@ def test_a_tenant_added_after_the_start_date(
         assert_matches_replay(dt.date(2025, 3, 7), dt.date(2025, 3, 13))
     with schema_context(tenants["alpha"].schema_name):
         assert not AnalyticsSnapshot.objects.exists()
+
+
+def test_building_new_figures_invalidates_the_tenants_cached_analytics(
+    instance: dg.DagsterInstance, writer: ActivityWriter, in_tenant: Tenant
+) -> None:
+    write_history(writer)
+    before = current_version()
+    assert build(instance, in_tenant.slug, FIRST, FIRST).success
+    assert current_version() > before, "cached API and dashboard answers must not outlive a rebuild"
