@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 
 from analytics.models import SlaPolicy
@@ -10,7 +11,7 @@ from analytics.selectors import sla_targets
 from notifications.models import NotificationKind
 from notifications.services import notify
 from sla import selectors
-from sla.clock import TargetClock, task_clocks
+from sla.clock import WARNING_FRACTION, TargetClock, task_clocks
 from sla.models import SlaAlert, SlaLevel
 from tenancy.models import Tenant
 from tracker.models import Task
@@ -81,10 +82,19 @@ def _raise(
     return RaisedAlert(task_id=task.pk, target=clock.target, level=level, notified=notify_people)
 
 
+def _is_news(clock: TargetClock, level: str) -> bool:
+    """An alert is worth a message only while it is fresh. A clock that crossed its line long ago (history
+    imported with old breaches, or a checker that was down for a day) is recorded silently instead of
+    flooding people with stale news."""
+    line = clock.target_seconds if level == SlaLevel.BREACHED else WARNING_FRACTION * clock.target_seconds
+    return clock.elapsed_seconds - line <= settings.SLA_ALERT_STALE_SECONDS
+
+
 def check_sla(*, tenant: Tenant, now: datetime, batch_size: int = 500) -> list[RaisedAlert]:
     """Raise every warning (80% of a target) and breach reached by a running clock, once per task, target
     and level. A clock found already past its target gets its warning recorded but not sent: one message
-    ("breached") says it all. Safe to run concurrently with itself: the alert's unique key decides."""
+    ("breached") says it all; an alert whose line was crossed more than SLA_ALERT_STALE_SECONDS ago is
+    recorded but not sent either. Safe to run concurrently with itself: the alert's unique key decides."""
     targets = sla_targets()
     raised: list[RaisedAlert] = []
     batch: list[Task] = []
@@ -109,7 +119,13 @@ def check_sla(*, tenant: Tenant, now: datetime, batch_size: int = 500) -> list[R
                         )
                         if warning:
                             raised.append(warning)
-                    alert = _raise(tenant=tenant, task=task, clock=clock, level=level, notify_people=True)
+                    alert = _raise(
+                        tenant=tenant,
+                        task=task,
+                        clock=clock,
+                        level=level,
+                        notify_people=_is_news(clock, level),
+                    )
                     if alert:
                         raised.append(alert)
         batch.clear()

@@ -177,3 +177,38 @@ def test_a_tasks_target_clocks_come_from_its_own_log(tenant: Tenant, make_user: 
     assert (start_clock.elapsed_seconds, start_clock.state) == (1800, "met")
     assert (done_clock.elapsed_seconds, done_clock.paused_seconds) == (3600, 3600)
     assert done_clock.state == "ok" and done_clock.remaining_seconds == 7 * 24 * 3600 - 3600
+
+
+def test_an_sla_line_crossed_long_ago_is_recorded_without_notifying(tenant: Tenant, make_user: Any) -> None:
+    from accounts.models import Role
+    from notifications.models import Notification
+    from sla.models import SlaAlert
+    from sla.services import check_sla
+    from tenancy.schema import activate_tenant
+    from tracker import services as tracker
+
+    activate_tenant(tenant)
+    manager = make_user(tenant=tenant, role=Role.MANAGER)
+    assignee = make_user(tenant=tenant, role=Role.MEMBER)
+    project = tracker.create_project(actor=manager, name="Stale", key="STL")
+    now = datetime.now(UTC)
+    # URGENT starts within 1 h by default: one task crossed that line ten days ago, one an hour ago.
+    old, fresh = (
+        tracker.create_task(
+            actor=manager,
+            project=project,
+            title=title,
+            priority="URGENT",
+            assignee=assignee,
+            occurred_at=when,
+        )
+        for title, when in (("Old", now - timedelta(days=10)), ("Fresh", now - timedelta(hours=2)))
+    )
+
+    raised = {(alert.task_id, alert.level): alert.notified for alert in check_sla(tenant=tenant, now=now)}
+
+    assert raised[(fresh.pk, "breached")] is True
+    assert raised[(old.pk, "breached")] is False
+    assert SlaAlert.objects.filter(task=old, level="breached").exists()
+    assert not Notification.objects.filter(task=old).exists()
+    assert Notification.objects.filter(task=fresh, recipient=assignee).exists()
