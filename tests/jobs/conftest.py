@@ -16,7 +16,6 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
-from django.test.utils import setup_databases, teardown_databases
 
 from accounts.models import Membership, Role, User
 from tenancy.models import Tenant
@@ -48,23 +47,6 @@ LIVE_SETTINGS = {
 def _fast_password_hashing(settings: Any) -> None:
     """Users made by these tests never need a strong hash, and PBKDF2 costs over a second here."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """pytest-django's setup, plus the test database when no test of the session asked for `db`.
-
-    pytest-django creates the test database only for sessions with a test that uses `db` (or the like);
-    a run of only these process tests uses none, and would otherwise run against DATABASE_URL itself.
-    """
-    if connection.settings_dict["NAME"] == connection.creation._get_test_db_name():
-        yield
-        return
-    with django_db_blocker.unblock():
-        databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-    yield
-    with django_db_blocker.unblock():
-        teardown_databases(databases, verbosity=0)
 
 
 @pytest.fixture(scope="session")
