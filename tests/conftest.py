@@ -17,27 +17,69 @@ from accounts.models import Membership, Role, User
 from tenancy.models import Tenant
 from tenancy.selectors import tenant_by_slug
 from tenancy.services import create_tenant
+from tests import summary_plugin
 
 TEST_PASSWORD = "correct-horse-battery"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run the tests marked `slow` and the long fuzzing profile (make verify)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(summary_plugin.SummaryPlugin(), "task-platform-summary")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --run-slow, tests marked `slow` are deselected (not skipped): `make test` stays fast."""
+    if config.getoption("--run-slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+@pytest.fixture(scope="session")
+def security_counters() -> summary_plugin.SecurityCounters:
+    """Counts for the closing summary (tests/summary_plugin.py); tests assert their own zeros."""
+    return summary_plugin.COUNTERS
+
+
+SESSION_TENANT_SLUGS = ("alpha", "beta")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The test database, then at once the session's tenants `alpha` and `beta` (committed).
+
+    They are made here, before any test opens its transaction: made lazily by the first test that needs
+    them, they could land inside a test's transaction (when its `db` fixture came first) and vanish at
+    its rollback while the session went on using them.
+    """
+    with django_db_blocker.unblock():
+        for slug in SESSION_TENANT_SLUGS:
+            if tenant_by_slug(slug=slug) is None:
+                create_tenant(
+                    name=slug.title(),
+                    slug=slug,
+                    admin_email=f"founder@{slug}.test",
+                    admin_password=TEST_PASSWORD,
+                )
+        connection.set_schema_to_public()
 
 
 @pytest.fixture(scope="session")
 def tenants(django_db_setup: None, django_db_blocker: Any) -> dict[str, Tenant]:
     """Tenants `alpha` and `beta`, each with its own migrated schema, shared by the whole session."""
     with django_db_blocker.unblock():
-        result = {}
-        for slug in ("alpha", "beta"):
-            tenant = tenant_by_slug(slug=slug)
-            if tenant is None:
-                tenant = create_tenant(
-                    name=slug.title(),
-                    slug=slug,
-                    admin_email=f"founder@{slug}.test",
-                    admin_password=TEST_PASSWORD,
-                ).tenant
-            result[slug] = tenant
-        connection.set_schema_to_public()
-        return result
+        found = {slug: tenant_by_slug(slug=slug) for slug in SESSION_TENANT_SLUGS}
+    return {slug: tenant for slug, tenant in found.items() if tenant is not None}
 
 
 @pytest.fixture

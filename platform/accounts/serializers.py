@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import Membership, Role, User
+from api.serializers import StrictCharField, StrictEmailField
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -48,10 +49,10 @@ class StrictSerializer(serializers.Serializer):
 
 
 class MemberCreateInput(StrictSerializer):
-    email = serializers.EmailField()
+    email = StrictEmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
-    full_name = serializers.CharField(max_length=200, required=False, default="")
-    password = serializers.CharField(
+    full_name = StrictCharField(max_length=200, required=False, default="")
+    password = StrictCharField(
         min_length=8, max_length=128, required=False, write_only=True, help_text="Only for a new account."
     )
 

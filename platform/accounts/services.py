@@ -1,10 +1,10 @@
 """Writes to users and memberships.
 
-The invariant kept here: a tenant always has at least one ADMIN. Changes that could remove the last one
-lock the tenant's ADMIN rows first, so two concurrent demotions cannot both pass the check.
+The invariant kept here: a tenant always has at least one ADMIN. Membership changes of a tenant take turns
+(a lock on its registry row, `_take_turn`), so two concurrent demotions cannot both pass the check.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Role, User
 from accounts.selectors import membership_cache_key
@@ -31,6 +31,12 @@ class PasswordRequiredError(ProblemError):
     default_detail = "No account has this email yet: give a password to create one."
 
 
+class MemberNotFoundError(ProblemError):
+    status_code = 404
+    default_code = "not_found"
+    default_detail = "No member of this tenant has this id."
+
+
 def _forget_cached_membership(membership: Membership) -> None:
     """Every membership write ends here: the role check of the next request must see it."""
     public_cache.delete_now_and_on_commit(
@@ -38,13 +44,26 @@ def _forget_cached_membership(membership: Membership) -> None:
     )
 
 
-def _lock_admins(*, tenant: Tenant) -> list[int]:
+def _take_turn(*, tenant: Tenant) -> list[int]:
+    """Membership changes of one tenant take turns: lock its registry row, then read its ADMINs.
+
+    One lock that every change takes first cannot deadlock. Locking the ADMIN rows one by one could: two
+    changes that see different ADMIN sets (one was demoted in between) lock them in different orders.
+    FOR NO KEY UPDATE leaves rows that merely reference the tenant (foreign keys) free to be written.
+    """
+    list(Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).values_list("pk", flat=True))
     return list(
-        Membership.objects.select_for_update()
-        .filter(tenant=tenant, role=Role.ADMIN)
-        .order_by("id")
-        .values_list("id", flat=True)
+        Membership.objects.filter(tenant=tenant, role=Role.ADMIN).order_by("id").values_list("id", flat=True)
     )
+
+
+def _relocked(membership: Membership) -> Membership:
+    """The membership as committed now (read after `_take_turn`): a concurrent request may have removed it
+    or changed its role after the view read it, and a removed one is a 404, not a crash."""
+    current = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+    if current is None:
+        raise MemberNotFoundError()
+    return current
 
 
 def add_member(
@@ -53,11 +72,16 @@ def add_member(
     """Add a user (found by email, or created with `password`) to the tenant with `role`."""
     normalized = User.objects.normalize_email(email).strip().lower()
     with transaction.atomic():
+        _take_turn(tenant=tenant)  # two adds of one user to this tenant: the second finds the first
         user = User.objects.filter(email=normalized).first()
         if user is None:
             if not password:
                 raise PasswordRequiredError()
-            user = User.objects.create_user(normalized, password, full_name=full_name)
+            try:
+                with transaction.atomic():
+                    user = User.objects.create_user(normalized, password, full_name=full_name)
+            except IntegrityError:  # created a moment ago, by an add to another tenant
+                user = User.objects.get(email=normalized)
         if Membership.objects.filter(user=user, tenant=tenant).exists():
             raise AlreadyMemberError()
         membership = Membership.objects.create(user=user, tenant=tenant, role=role)
@@ -67,8 +91,8 @@ def add_member(
 
 def change_role(*, membership: Membership, role: str) -> Membership:
     with transaction.atomic():
-        admin_ids = _lock_admins(tenant=membership.tenant)
-        membership.refresh_from_db()
+        admin_ids = _take_turn(tenant=membership.tenant)
+        membership = _relocked(membership)
         if membership.role == Role.ADMIN and role != Role.ADMIN and admin_ids == [membership.id]:
             raise LastAdminError()
         membership.role = role
@@ -79,8 +103,8 @@ def change_role(*, membership: Membership, role: str) -> Membership:
 
 def remove_member(*, membership: Membership) -> None:
     with transaction.atomic():
-        admin_ids = _lock_admins(tenant=membership.tenant)
-        membership.refresh_from_db()
+        admin_ids = _take_turn(tenant=membership.tenant)
+        membership = _relocked(membership)
         if membership.role == Role.ADMIN and admin_ids == [membership.id]:
             raise LastAdminError()
         membership.delete()

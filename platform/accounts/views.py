@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import Membership, Role, User
 from accounts.serializers import MemberCreateInput, MemberOutput, MemberUpdateInput, MeOutput
+from api.openapi import problem_responses
 from api.pagination import KeysetPagination
 from api.tenant_views import TenantScopedView
 
@@ -52,7 +53,17 @@ class MemberViewSet(
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
 
     @extend_schema(
-        request=MemberCreateInput, responses={201: MemberOutput}, summary="Add a user to the tenant"
+        request=MemberCreateInput,
+        responses={
+            201: MemberOutput,
+            **problem_responses(
+                {
+                    400: "`validation_error`, or `password_required` for a new account without a password.",
+                    409: "`already_member`: the user is a member of this tenant already.",
+                }
+            ),
+        },
+        summary="Add a user to the tenant",
     )
     def create(self, request: Request) -> Response:
         data = MemberCreateInput(data=request.data)

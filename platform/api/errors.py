@@ -9,7 +9,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -46,6 +47,34 @@ class RoleTooLowError(ProblemError):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "role_too_low"
     default_detail = "Your role in this tenant does not allow this action."
+
+
+class DatabaseUnavailableError(ProblemError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+    default_detail = "The database cannot be reached right now; retry in a few seconds."
+
+
+# A client retrying after this many seconds usually finds a restarted PostgreSQL back: Django reconnects
+# on the next request (CONN_HEALTH_CHECKS), nothing needs restarting on our side.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database is down, restarting or dropped our connection: a 503 to retry, not a bug (500).
+
+    OperationalError also covers transient server-side failures (a statement timeout, a deadlock), which
+    are equally worth a retry. Errors in our SQL or data (ProgrammingError, DataError) stay 500s.
+    """
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _log_database_unavailable(request: HttpRequest | None, exc: BaseException) -> None:
+    # One line without traceback: during an outage every request lands here.
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    logger.warning(
+        "database unavailable on %s: %s: %s", getattr(request, "path", "?"), type(exc).__name__, first_line
+    )
 
 
 def _title(status_code: int) -> str:
@@ -128,6 +157,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif is_database_unavailable(exc):
+        _log_database_unavailable(getattr(request, "_request", request), exc)
+        exc = DatabaseUnavailableError()
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's handler500 answers with a problem body and logs the traceback
 
@@ -136,6 +168,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    if isinstance(exc, DatabaseUnavailableError):
+        headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
 
     extra: dict[str, Any] = {}
     if isinstance(exc, ProblemError):
@@ -171,6 +205,28 @@ def api_not_found(request: HttpRequest, exception: Exception | None = None) -> J
     return problem_response(
         status_code=404, code="not_found", detail="No resource at this address.", request=request
     )
+
+
+def database_unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 for a database failure raised outside a DRF view (middleware, plain views): problem+json
+    under /api/, plain text for the web pages."""
+    _log_database_unavailable(request, exc)
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = problem_response(
+            status_code=DatabaseUnavailableError.status_code,
+            code=DatabaseUnavailableError.default_code,
+            detail=DatabaseUnavailableError.default_detail,
+            request=request,
+        )
+    else:
+        response = HttpResponse(
+            DatabaseUnavailableError.default_detail,
+            status=DatabaseUnavailableError.status_code,
+            content_type="text/plain; charset=utf-8",
+        )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def api_server_error(request: HttpRequest) -> JsonResponse:

@@ -2,8 +2,9 @@
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from api.idempotency import (
     IDEMPOTENCY_HEADER,
@@ -14,9 +15,12 @@ from api.idempotency import (
 )
 from api.serializers import ProblemSerializer
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
 _COMMON_ERRORS = {
     401: "No or invalid bearer token (`not_authenticated`, `token_not_valid`).",
     429: "Rate limited (`rate_limited`); see `Retry-After`.",
+    503: "The database is unreachable for the moment (`database_unavailable`); retry after `Retry-After`.",
 }
 _TENANT_ERRORS = {
     400: "Invalid input (`validation_error` with `errors`) or a missing/malformed X-Tenant-ID.",
@@ -100,6 +104,14 @@ class PlatformAutoSchema(AutoSchema):
             )
         return documented
 
+    def _get_response_for_code(
+        self, serializer: Any, status_code: Any, media_types: Any = None, direction: Any = "response"
+    ) -> Any:
+        # Every error is sent as problem+json (api.errors), so that is the media type to document.
+        if media_types is None and str(status_code).isdigit() and int(status_code) >= 400:
+            media_types = [PROBLEM_MEDIA_TYPE]
+        return super()._get_response_for_code(serializer, status_code, media_types, direction)
+
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         # `@extend_schema(responses=...)` replaces get_response_serializers above; add the problems here too.
         bodies = super()._get_response_bodies(direction)
@@ -110,3 +122,29 @@ class PlatformAutoSchema(AutoSchema):
                     problem, str(status_code), direction=direction
                 )
         return bodies
+
+
+class _TokenViewSchema(OpenApiViewExtension):
+    """simplejwt's views answer 200 (not drf-spectacular's 201 for a POST) and 400 for a malformed body."""
+
+    target_class = "rest_framework_simplejwt.views.TokenViewBase"
+    match_subclasses = True
+
+    def view_replacement(self) -> Any:
+        target: Any = self.target
+
+        @extend_schema(
+            responses={
+                "200": target().get_serializer_class(),
+                **problem_responses(
+                    {
+                        400: "`validation_error`: a field is missing or not a string.",
+                        401: "`authentication_failed` (wrong email or password) or `token_not_valid`.",
+                    }
+                ),
+            }
+        )
+        class Documented(target):
+            pass
+
+        return Documented

@@ -1,6 +1,25 @@
 """Serializers shared by the whole API."""
 
+from typing import Any
+
 from rest_framework import serializers
+
+
+class JsonStringOnly:
+    """For string fields of input serializers: only JSON strings pass (DRF would turn `123` into "123")."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Not a valid string.", code="invalid")
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictCharField(JsonStringOnly, serializers.CharField):
+    pass
+
+
+class StrictEmailField(JsonStringOnly, serializers.EmailField):
+    pass
 
 
 class ProblemSerializer(serializers.Serializer):

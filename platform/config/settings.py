@@ -41,13 +41,25 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Refresh tokens are single-use (ROTATE_REFRESH_TOKENS + BLACKLIST_AFTER_ROTATION): the used ones are
+    # recorded in the public schema.
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "sampledata",
+    "dashboards",
 ]
 TENANT_APPS = [
     "tracker",
+    "analytics",
+    "background",
+    "outbox",
+    "notifications",
+    "webhooks",
+    "sla",
+    "analytics_refresh",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -60,6 +72,7 @@ AUTH_USER_MODEL = "accounts.User"
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
     "api.middleware.ProblemFallbackMiddleware",
+    "api.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenancy.middleware.TenantSelectionMiddleware",
+    "api.rate_limit.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -134,9 +148,45 @@ CACHES = {
 }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+# Background jobs (docs/jobs.md). With Redis as broker, a message a worker took but never acknowledged
+# (killed mid-job) goes back to the queue after the visibility timeout; it must exceed the longest retry
+# delay, or a waiting retry would be handed to a second worker as well.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+}
+JOBS_MAX_RETRIES = env_int("JOBS_MAX_RETRIES", 8)
+# An SLA line crossed longer ago than this is recorded without notifying anyone (stale news).
+SLA_ALERT_STALE_SECONDS = env_int("SLA_ALERT_STALE_SECONDS", 86_400)
+JOBS_RETRY_BACKOFF_SECONDS = env_float("JOBS_RETRY_BACKOFF_SECONDS", 2.0)
+JOBS_RETRY_BACKOFF_MAX_SECONDS = env_float("JOBS_RETRY_BACKOFF_MAX_SECONDS", 600.0)
+OUTBOX_RELAY_SWEEP_SECONDS = env_float("OUTBOX_RELAY_SWEEP_SECONDS", 5.0)
+OUTBOX_RELAY_BATCH_SIZE = env_int("OUTBOX_RELAY_BATCH_SIZE", 500)
+# Webhooks may call loopback/private addresses only where that cannot reach someone else's network.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=DEBUG)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("WEBHOOKS_DISABLE_AFTER_FAILURES", 5)
+WEBHOOKS_TIMEOUT_SECONDS = env_float("WEBHOOKS_TIMEOUT_SECONDS", 10.0)
+# Notification emails: printed to the console in development, SMTP (EMAIL_HOST...) in production.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND", f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "task-platform <noreply@task-platform.localhost>")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))  # for the file-based backend
 
 RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 600)
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60)
+# Per user inside a tenant (and per source address for requests without a valid token), so one runaway
+# client cannot spend the whole tenant's budget: by default half of it.
+RATE_LIMIT_USER_REQUESTS = env_int("RATE_LIMIT_USER_REQUESTS", 300)
+RATE_LIMIT_USER_WINDOW = env_int("RATE_LIMIT_USER_WINDOW", 60)
 
 # --- Auth ---------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -161,6 +211,10 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # Each refresh returns a new refresh token and blacklists the one used: a stolen refresh token works
+    # at most once, and its reuse after the owner refreshed is refused (401).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -176,6 +230,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name `status`: name both, so the task's keeps its name `StatusEnum`.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "tracker.models.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # --- Web ----------------------------------------------------------------------------------------------
@@ -197,6 +256,18 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, and send HSTS (only ever over HTTPS).
+if env_bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+# Pages load scripts and styles only from this origin (Bootstrap and plotly.js are served by us) and
+# never inline script. plotly.js sets inline styles on its SVG, hence 'unsafe-inline' for styles only.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+)
 
 LOGGING = {
     "version": 1,
@@ -209,4 +280,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's default config gives `django` a bare console handler of its own: every django.request
+    # line would print twice, once without the request id. Its records reach the root handler instead.
+    "loggers": {"django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO"), "propagate": True}},
 }

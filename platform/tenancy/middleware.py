@@ -9,11 +9,12 @@ The header value itself never reaches `set_schema`; only the schema name read fr
 import uuid
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
-from api.errors import problem_response
+from api.errors import database_unavailable_response, is_database_unavailable, problem_response
 from tenancy.schema import activate_public
 from tenancy.selectors import tenant_by_id
 
@@ -40,7 +41,13 @@ class TenantSelectionMiddleware:
         request.tenant = None  # type: ignore[attr-defined]
         tenant_scoped = is_tenant_scoped_path(request.path_info)
         if tenant_scoped:
-            early = self._identify_tenant(request)
+            try:
+                early = self._identify_tenant(request)
+            except DatabaseError as error:
+                # Raised here, outside any view, Django would answer 500: a database outage is a 503.
+                if not is_database_unavailable(error):
+                    raise
+                early = database_unavailable_response(request, error)
             if early is not None:
                 patch_vary_headers(early, [TENANT_HEADER])
                 return early

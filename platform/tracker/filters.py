@@ -21,19 +21,28 @@ from tracker.roles import Action, ensure_allowed
 
 # Parameters that the paginator reads rather than the filters (and DRF's format override).
 NON_FILTER_PARAMETERS = frozenset({"cursor", "page_size", "format"})
+# Free-text parameters, where an empty value is a value (matching everything).
+BLANK_ALLOWED = frozenset({"q"})
 _BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 _USER_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 class StrictQueryForm(forms.Form):
-    """Reports query parameters that no filter knows instead of silently ignoring them (typos included)."""
+    """Reports query parameters that no filter knows instead of silently ignoring them (typos included),
+    and empty values (`?due_before=`), which django-filter would read as "not given"."""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         for name in self.data:
             if name not in self.fields and name not in NON_FILTER_PARAMETERS:
                 self.errors[name] = self.error_class([f"Unknown query parameter; known: {self._known()}."])
+            elif name in self.fields and name not in BLANK_ALLOWED and self._blank(name):
+                self.errors[name] = self.error_class(["Send a value, or leave the parameter out."])
         return cleaned
+
+    def _blank(self, name: str) -> bool:
+        values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+        return any(not str(value).strip() for value in values)
 
     def _known(self) -> str:
         return ", ".join(sorted([*self.fields, *NON_FILTER_PARAMETERS]))

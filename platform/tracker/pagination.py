@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from api.pagination import KeysetPagination
+from api.pagination import KeysetPagination, page_size_from
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,12 @@ class ColumnKeysetPagination(KeysetPagination):
     ordering_query_param: str | None = None  # None: the ordering is fixed
 
     def _page_size_from(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param or "page_size")
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise _invalid("page_size", f"Send an integer from 1 to {self.max_page_size}.")
-        return int(raw)
+        return page_size_from(
+            request,
+            param=self.page_size_query_param or "page_size",
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
 
     def _ordering_from(self, request: Request) -> str:
         if self.ordering_query_param is None:
