@@ -41,7 +41,9 @@ def as_of(*, first_day: dt.date, last_day: dt.date) -> dt.datetime | None:
 
 def project_daily_series(*, project_id: uuid.UUID, first_day: dt.date, last_day: dt.date) -> DailySeries:
     rows = list(
-        AnalyticsSnapshot.objects.filter(project_id=project_id, day__range=(first_day, last_day)).order_by("day")
+        AnalyticsSnapshot.objects.filter(project_id=project_id, day__range=(first_day, last_day)).order_by(
+            "day"
+        )
     )
     return DailySeries(rows=rows, as_of=as_of(first_day=first_day, last_day=last_day))
 

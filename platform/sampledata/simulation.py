@@ -23,7 +23,12 @@ DAY = 24 * HOUR
 
 # Weekday arrival weights, Monday first: people file work on weekdays.
 WEEKDAY_WEIGHTS = (1.0, 1.1, 1.0, 0.95, 0.8, 0.2, 0.15)
-PRIORITY_WEIGHTS: dict[str, float] = {Priority.LOW: 0.25, Priority.MEDIUM: 0.45, Priority.HIGH: 0.22, Priority.URGENT: 0.08}
+PRIORITY_WEIGHTS: dict[str, float] = {
+    Priority.LOW: 0.25,
+    Priority.MEDIUM: 0.45,
+    Priority.HIGH: 0.22,
+    Priority.URGENT: 0.08,
+}
 # Mean wait before work starts, and mean working time, by priority (exponential distributions).
 MEAN_WAIT_TO_START: dict[str, float] = {
     Priority.URGENT: 2 * HOUR,

@@ -281,4 +281,4 @@ class SlaOutput(serializers.Serializer):
 
     @extend_schema_field(SlaTargetOutput(many=True))
     def get_targets(self, sla: Any) -> list[dict[str, Any]]:
-        return SlaTargetOutput(self.context.get("targets", []), many=True).data
+        return list(SlaTargetOutput(self.context.get("targets", []), many=True).data)

@@ -52,6 +52,8 @@ def test_docs_are_served_offline(db: None) -> None:
 
 def test_pages_send_a_strict_content_security_policy(db: None) -> None:
     policy = Client().get("/api/docs/")["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    )
     # Swagger UI's init script is a separate file (no inline script), so the policy allows it.
     assert Client().get("/api/docs/?script=").status_code == 200
