@@ -348,7 +348,8 @@ def login_buckets(request: HttpRequest) -> list[Bucket]:
     ]
     email = login_email(request)
     if email is not None:
-        digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # no addresses in Redis key names
+        # No addresses in Redis key names. JSON may carry lone surrogates ("\ud800"): hash them too, not 500.
+        digest = hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         buckets.append(
             Bucket(
                 "account",

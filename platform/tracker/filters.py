@@ -4,12 +4,14 @@ Nothing is ignored: an unknown parameter or a value that does not parse is a 400
 naming the parameter. Date-time bounds are half-open: `*_after` is inclusive, `*_before` exclusive.
 """
 
+import datetime as dt
 import re
 from typing import Any
 
 from django import forms
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -85,6 +87,23 @@ class UserReferenceFilter(filters.Filter):
         return qs.filter(**{self.field_name: value})
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601, converted to UTC: Python parses offsets up to ±23:59, PostgreSQL refuses beyond ±15:59."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError("This moment is outside the supported range of dates.") from None
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 def _keep(queryset: QuerySet, name: str, value: str) -> QuerySet:
     """For parameters that the view or paginator applies (they are here to be validated and documented)."""
     return queryset
@@ -102,12 +121,12 @@ class TaskFilter(filters.FilterSet):
         UserReferenceFilter(allow_none=True, help_text="A user id, `me`, or `none` for unassigned tasks.")
     )
     reporter = extend_schema_field(OpenApiTypes.STR)(UserReferenceFilter(help_text="A user id or `me`."))
-    due_after = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte", help_text="due_at ≥ this.")
-    due_before = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt", help_text="due_at < this.")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    due_after = UtcIsoDateTimeFilter(field_name="due_at", lookup_expr="gte", help_text="due_at ≥ this.")
+    due_before = UtcIsoDateTimeFilter(field_name="due_at", lookup_expr="lt", help_text="due_at < this.")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
     q = filters.CharFilter(
         method="search", max_length=200, help_text="Case-insensitive text in the title or description."
     )

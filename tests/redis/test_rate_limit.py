@@ -228,6 +228,13 @@ def test_one_address_guessing_many_accounts_is_stopped(fast_login: Any, db: None
     assert login_from(address, "", "").status_code == 429
 
 
+def test_a_login_email_with_a_lone_surrogate_is_refused_not_a_500(fast_login: Any, db: None) -> None:
+    # Raw JSON: the escape decodes to a lone surrogate, which no encoder on our side would write.
+    body = '{"email": "\\ud800@example.test", "password": "guess"}'
+    response = APIClient(REMOTE_ADDR=random_address()).post(LOGIN, body, content_type="application/json")
+    assert response.status_code in (400, 401), response.content[:300]
+
+
 def test_successful_logins_are_not_counted(fast_login: Any, make_user: Callable[..., User]) -> None:
     user = make_user(email=f"regular-{uuid.uuid4().hex[:12]}@example.test")
     address = random_address()

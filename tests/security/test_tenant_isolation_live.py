@@ -102,6 +102,20 @@ PAGINATION = [
 ]
 
 
+# Values Python parses and PostgreSQL may not store (offsets beyond ±15:59, years past the range once in
+# UTC), Unicode digits: a 400 or an answer, never a database error.
+EXTREME_VALUES = [
+    ("created_after", "2030-01-01T00:00:00+16:24"),
+    ("updated_before", "2030-01-01T00:00:00-23:59"),
+    ("due_before", "9999-12-31T23:59:59-15:00"),
+    ("due_after", "0001-01-01T00:00:00+15:00"),
+    ("created_after", "\uff12\uff10\uff13\uff10-01-01T00:00:00Z"),  # fullwidth digits
+    ("assignee", "٣"),
+    ("from", "0001-01-01"),
+    ("to", "9999-12-31"),
+]
+
+
 def _schema(server: LiveServer) -> dict[str, Any]:
     response = requests.get(f"{server.url}/api/v1/schema/", params={"format": "json"}, timeout=30)
     assert response.status_code == 200, response.text[:500]
@@ -353,6 +367,9 @@ class Attack:
                 has_q = "q" in operation.query_params
                 allowed = frozenset({200, 400}) if has_q or not strict_list else frozenset({400})
                 params.append(("search", (("q", text),), allowed))
+            for name, value in EXTREME_VALUES:
+                if name in operation.query_params:
+                    params.append(("extreme value", ((name, value),), frozenset({200, 400})))
             if operation.is_list:
                 for name, value in PAGINATION:
                     # A cursor is opaque: DRF's own format may read a foreign one as "the first page".
