@@ -41,7 +41,7 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	  else echo "Prerequisite for the browser tests: Debian's chromium (sudo apt-get install -y chromium);" \
-	    "without it they are skipped."; fi; }
+	    "without it they fail."; fi; }
 
 BENCH_ARGS ?=
 bench: .venv

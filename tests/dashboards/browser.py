@@ -27,8 +27,9 @@ CHROMIUM_ARGS = [
 
 
 def require_chromium() -> None:
+    """A missing browser fails the browser tests loudly: a skipped test would prove nothing."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
+        pytest.fail("Debian's chromium is not installed (make test installs it when run as root)")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from tests.redis.live import LiveServer, gunicorn
 
 @pytest.fixture(scope="module")
 def web_world(tenants: dict[str, Tenant], django_db_blocker: Any) -> Iterator[WebWorld]:
-    require_chromium()  # only the browser tests use the world: skip before building it
+    require_chromium()  # only the browser tests use the world: fail before building it
     with django_db_blocker.unblock():
         world = build_world(tenants["alpha"])
     yield world
