@@ -30,6 +30,7 @@ app.conf.task_routes = {
     "analytics_refresh.*": {"queue": "realtime"},
     "sla.*": {"queue": "batch"},
     "background.*": {"queue": "batch"},
+    "api.*": {"queue": "batch"},
 }
 
 # Periodic work. Beat knows no tenant: it sends `background.for_each_tenant`, which sends the named tenant
@@ -45,6 +46,11 @@ app.conf.beat_schedule = {
         "task": "background.for_each_tenant",
         "schedule": crontab(hour=3, minute=17),
         "args": ("background.prune_processed_events",),
+        "options": {"expires": 3600},
+    },
+    "purge-idempotency-records-daily": {
+        "task": "api.purge_idempotency_records",
+        "schedule": crontab(hour=3, minute=37),
         "options": {"expires": 3600},
     },
 }
