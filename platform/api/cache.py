@@ -192,6 +192,9 @@ LOCAL_MEMO_SECONDS = 2.0
 
 public_cache = SafeCache("public", local_seconds=LOCAL_MEMO_SECONDS)
 tenant_cache = SafeCache("default")  # keys are prefixed with the active schema
+# User rows read by JWT authentication (accounts.selectors.user_for_authentication). Process-local only:
+# the read it saves is one primary-key lookup, and a Redis round trip would cost about as much.
+user_memo = LocalMemo(LOCAL_MEMO_SECONDS)
 
 
 def row_to_cache(instance: models.Model) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -148,3 +149,9 @@ class _TokenViewSchema(OpenApiViewExtension):
             pass
 
         return Documented
+
+
+class _MemoizedUserJWTScheme(SimpleJWTScheme):
+    """Our JWT authentication is simplejwt's with a memoized user read: the same bearer scheme, same name."""
+
+    target_class = "api.authentication.MemoizedUserJWTAuthentication"

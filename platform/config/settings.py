@@ -114,8 +114,9 @@ DATABASES = {
     "default": {
         **dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)),
         # django-tenants sets search_path per connection; CONN_MAX_AGE is safe because the tenant
-        # middleware resets the schema at the start of every request.
-        "ENGINE": "django_tenants.postgresql_backend",
+        # middleware resets the schema at the start of every request. Its backend, sending the SET once
+        # per transaction rather than per statement inside one (tenancy/postgresql_backend/base.py).
+        "ENGINE": "tenancy.postgresql_backend",
         "CONN_HEALTH_CHECKS": True,
     }
 }
@@ -195,7 +196,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.MemoizedUserJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
