@@ -12,8 +12,10 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.request import Request
 
 from accounts.models import User
 from api.permissions import request_membership
@@ -150,12 +152,17 @@ class TaskFilter(filters.FilterSet):
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
 
+    @classmethod
+    def without_parameters(cls, queryset: QuerySet) -> QuerySet:
+        """The list when the query string sets no filter (see `QueryFilterBackend`): live tasks only."""
+        return queryset.filter(deleted_at__isnull=True)
+
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.form.cleaned_data.get("include_deleted") == "true":
             membership = request_membership(self.request)
             ensure_allowed(action=Action.VIEW_DELETED, role=membership.role, actor_id=membership.user_id)
         else:
-            queryset = queryset.filter(deleted_at__isnull=True)
+            queryset = self.without_parameters(queryset)
         return super().filter_queryset(queryset)
 
 
@@ -174,8 +181,31 @@ class ProjectFilter(filters.FilterSet):
         fields: list[str] = []
         form = StrictQueryForm
 
+    @classmethod
+    def without_parameters(cls, queryset: QuerySet) -> QuerySet:
+        """The list when the query string sets no filter (see `QueryFilterBackend`): every project."""
+        return queryset
+
     def filter_archived(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(archived_at__isnull=value != "true")
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value))
+
+
+class QueryFilterBackend(DjangoFilterBackend):
+    """DjangoFilterBackend that skips building the FilterSet when the query string names no filter.
+
+    Building one costs about a millisecond per request (django-filter deep-copies every filter, then
+    builds a form class and a form), a tenth of a plain list request. Without a filter parameter there is
+    nothing to reject (StrictQueryForm flags only unknown names and blank values of filter parameters;
+    the paginator validates its own) and every filter is a no-op, so the FilterSet's `without_parameters`
+    is the whole result. `test_unfiltered_list_matches_the_filterset` keeps the two paths equal.
+    """
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        filterset_class = self.get_filterset_class(view, queryset)
+        without_parameters = getattr(filterset_class, "without_parameters", None)
+        if without_parameters is not None and NON_FILTER_PARAMETERS.issuperset(request.query_params):
+            return without_parameters(queryset.all())
+        return super().filter_queryset(request, queryset, view)

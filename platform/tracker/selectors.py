@@ -15,8 +15,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
+from api.cache import LOCAL_MEMO_SECONDS, MISSING, LocalMemo, row_from_cache, row_to_cache
+from tenancy.schema import active_schema_name
 from tracker.errors import TaskNotFoundError
 from tracker.models import ActivityVerb, Project, Status, Task, TaskActivity
+
+# Projects a task write named, per process and schema (see `project_reference`).
+_referenced_projects = LocalMemo(LOCAL_MEMO_SECONDS)
 
 
 def project_list() -> QuerySet[Project]:
@@ -27,6 +32,29 @@ def get_project(*, project_id: uuid.UUID | str) -> Project:
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         raise NotFound("No project has this id.")
+    return project
+
+
+def project_reference(*, project_id: uuid.UUID) -> Project | None:
+    """The project a task create or change names, for input validation: None if the active tenant has no
+    project with this id.
+
+    Creating tasks in one project is the busiest write, and this check was two of its round trips (the
+    read and the `SET search_path` before it, outside the write's transaction). Projects are never deleted
+    (archived instead, and tasks PROTECT them), so a project once seen keeps existing: it is remembered
+    for `LOCAL_MEMO_SECONDS` in this process, keyed by schema and id. The returned row may be that old;
+    the services read the project again inside their transaction (is it archived? does it still exist?)
+    and rely on nothing else from it.
+    """
+    key = f"{active_schema_name()}:{project_id}"
+    cached = _referenced_projects.get(key)
+    if cached is not MISSING:
+        project = row_from_cache(Project, cached)
+        if project is not None:
+            return project
+    project = Project.objects.filter(pk=project_id).first()
+    if project is not None:  # unknown ids are not remembered: they may be created a moment later
+        _referenced_projects.put(key, row_to_cache(project))
     return project
 
 

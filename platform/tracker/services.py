@@ -113,6 +113,15 @@ def _ensure_member(assignee: User | None) -> None:
         raise field_error("assignee", "No member of this tenant has this id.")
 
 
+def _current_project(project: Project) -> Project:
+    """The project's row as committed now; a 400 on `project` if it no longer exists (the caller's copy
+    may be older: `selectors.project_reference`)."""
+    current = Project.objects.filter(pk=project.pk).first()
+    if current is None:
+        raise field_error("project", "No project of this tenant has this id.")
+    return current
+
+
 def _ensure_open_project(project: Project) -> None:
     if project.archived_at is not None:
         raise ProjectArchivedError(f"Project {project.key} is archived: it takes no new tasks.")
@@ -249,7 +258,7 @@ def create_task(
     _ensure_member(assignee)
     when = _when(occurred_at)
     with transaction.atomic():
-        project = Project.objects.get(pk=project.pk)  # archived since the caller read it?
+        project = _current_project(project)  # archived (or gone) since the caller read it?
         _ensure_open_project(project)
         task = Task.objects.create(
             project=project,
@@ -307,7 +316,7 @@ def update_task(
         before = task_log_state(current)
 
         if project is not UNSET and project.pk != current.project_id:
-            project = Project.objects.get(pk=project.pk)
+            project = _current_project(project)
             _ensure_open_project(project)
             current.project = project
         if title is not UNSET:

@@ -4,7 +4,6 @@ import re
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -19,7 +18,7 @@ from api.permissions import request_membership
 from api.tenant_views import TenantScopedView
 from sla.selectors import task_target_clocks
 from tracker import selectors, services
-from tracker.filters import ProjectFilter, TaskFilter
+from tracker.filters import ProjectFilter, QueryFilterBackend, TaskFilter
 from tracker.lifecycle import lifecycle_markdown
 from tracker.models import Project, Task
 from tracker.pagination import ActivityPagination, ProjectPagination, TaskPagination
@@ -96,7 +95,7 @@ class ProjectViewSet(TenantScopedView, viewsets.GenericViewSet):
 
     queryset = Project.objects.none()  # the model, for the schema; rows come from selectors
     serializer_class = ProjectOutput
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = ProjectFilter
     pagination_class = ProjectPagination
     lookup_value_regex = UUID_PATTERN
@@ -173,7 +172,7 @@ class TaskViewSet(TenantScopedView, viewsets.GenericViewSet):
 
     queryset = Task.objects.none()  # the model, for the schema; rows come from selectors
     serializer_class = TaskOutput
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = TaskFilter
     pagination_class = TaskPagination
     lookup_value_regex = UUID_PATTERN

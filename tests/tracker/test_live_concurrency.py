@@ -108,6 +108,10 @@ def live(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveTenant]:
     finally:
         server.terminate()  # its database connections close before pytest-django drops the test database
         server.wait(timeout=30)
+        # Committed, so dropped again: later tests (the tenant sensor) see the session tenants only.
+        with django_db_blocker.unblock():
+            provisioned.tenant.delete(force_drop=True)
+            connection.set_schema_to_public()
 
 
 def in_parallel(count: int, call: Callable[[int], requests.Response]) -> list[requests.Response]:
