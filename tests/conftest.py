@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Membership, Role, User
+from api.rate_limit import KEY_PREFIX
 from tenancy.models import Tenant
 from tenancy.selectors import tenant_by_slug
 from tenancy.services import create_tenant
@@ -96,6 +99,20 @@ def other_tenant(tenants: dict[str, Tenant], db: None) -> Tenant:
 def _public_schema_after_test() -> Iterator[None]:
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _full_rate_limit_budgets() -> None:
+    """Every test starts with full rate-limit budgets. The session's two tenants serve every test's
+    requests, so without this a test would meet 429s depending on how many requests the tests before it
+    made in the last minute (600 per tenant): how fast the suite runs. tests/redis tests the limiter."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        stale = list(client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
 
 
 _user_counter = iter(range(1, 10**9))
