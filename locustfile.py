@@ -29,6 +29,8 @@ class PlatformUser(HttpUser):
         with _accounts_lock:
             login, tenant_slug = next(_accounts)
         email = f"{login}@{tenant_slug}.example"
+        # Members may move only tasks they reported or are assigned to; managers and admins any task.
+        self.moves_any_task = login in ("manager", "admin")
         tokens = self.client.post("/api/v1/auth/token/", json={"email": email, "password": PASSWORD}).json()
         self.client.headers["Authorization"] = f"Bearer {tokens['access']}"
         me = self.client.get("/api/v1/me/", name="/me/").json()
@@ -86,8 +88,15 @@ class PlatformUser(HttpUser):
 
     @task(20)
     def transition(self) -> None:
-        page = self._get("/api/v1/tasks/", name="/tasks/ (mine)", assignee="me", page_size=20)
+        """Move one of my tasks on; a manager or admin with none (they are rarely assignees) moves any
+        task, as a lead triaging the board does. `allowed_transitions` is the lifecycle's answer; the
+        role's is this user's own (see moves_any_task)."""
+        status = random.choice(["OPEN", "IN_PROGRESS", "BLOCKED"])  # DONE work is only ever reopened
+        page = self._get("/api/v1/tasks/", name="/tasks/ (mine)", assignee="me", status=status, page_size=20)
         candidates = [row for row in (page or {}).get("results", []) if row["allowed_transitions"]]
+        if not candidates and self.moves_any_task:
+            page = self._get("/api/v1/tasks/", name="/tasks/ (to move)", status=status, page_size=20)
+            candidates = [row for row in (page or {}).get("results", []) if row["allowed_transitions"]]
         if not candidates:
             return
         chosen = random.choice(candidates)
