@@ -75,35 +75,34 @@ def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
-def _lock_tenant_log() -> None:
+_LOCK_IDS: dict[str, int] = {}
+
+
+def _tenant_log_lock_id() -> int:
+    schema: str = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' backend
+    lock_id = _LOCK_IDS.get(schema)
+    if lock_id is None:
+        digest = hashlib.sha256(f"tracker_taskactivity:{schema}".encode()).digest()
+        lock_id = _LOCK_IDS[schema] = int.from_bytes(digest[:8], "big", signed=True)
+    return lock_id
+
+
+def locked_chain_head() -> tuple[int, str]:
+    """(seq, prev_hash) of the next row of the tenant's chain, with the tenant's log locked until the
+    transaction ends. One round trip of two statements: the lock, then the read of the last row, whose
+    snapshot (taken per statement: READ COMMITTED) comes after the lock was granted, so it sees the row of
+    the writer that held the lock before."""
     if not connection.in_atomic_block:
         raise RuntimeError("The activity log is written inside the transaction of the change it records.")
-    schema: str = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' backend
-    digest = hashlib.sha256(f"tracker_taskactivity:{schema}".encode()).digest()
+    table = connection.ops.quote_name(TaskActivity._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
-
-
-def append_activity(
-    *, task_id: uuid.UUID, actor_id: int, verb: str, changes: dict[str, Any], occurred_at: datetime
-) -> TaskActivity:
-    """Append one row to the tenant's chain (inside the caller's transaction)."""
-    _lock_tenant_log()
-    last = TaskActivity.objects.order_by("-seq").values_list("seq", "hash").first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    content = canonical_content(
-        seq=seq, task_id=task_id, actor_id=actor_id, verb=verb, changes=changes, occurred_at=occurred_at
-    )
-    return TaskActivity.objects.create(
-        seq=seq,
-        task_id=task_id,
-        actor_id=actor_id,
-        verb=verb,
-        changes=changes,
-        occurred_at=occurred_at,
-        prev_hash=prev_hash,
-        hash=chain_hash(prev_hash, content),
-    )
+        cursor.execute(
+            f"SELECT pg_advisory_xact_lock(%s); SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1",
+            [_tenant_log_lock_id()],
+        )
+        cursor.nextset()
+        last = cursor.fetchone()
+    return (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
 
 
 @dataclass(frozen=True)

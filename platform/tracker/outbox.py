@@ -8,28 +8,32 @@ from datetime import datetime
 from typing import Any
 
 from tracker.audit import log_value
-from tracker.models import OutboxEvent, Project, TaskActivity
+from tracker.models import OutboxEvent, Project
 
 
 def task_event_type(verb: str) -> str:
     return f"task.{verb}"
 
 
-def record_task_event(*, activity: TaskActivity, project_id: object) -> OutboxEvent:
-    """One event per activity row: `task.created`, `task.updated`, `task.status_changed`, ..."""
-    return OutboxEvent.objects.create(
-        event_type=task_event_type(activity.verb),
-        task_id=activity.task_id,
-        payload={
-            "task_id": log_value(activity.task_id),
-            "project_id": log_value(project_id),
-            "actor_id": activity.actor_id,
-            "verb": str(activity.verb),
-            "changes": activity.changes,
-            "occurred_at": log_value(activity.occurred_at),
-            "activity_seq": activity.seq,
-        },
-    )
+def task_event_payload(
+    *,
+    task_id: object,
+    project_id: object,
+    actor_id: int,
+    verb: str,
+    changes: dict[str, Any],
+    occurred_at: datetime,
+    seq: int,
+) -> dict[str, Any]:
+    return {
+        "task_id": log_value(task_id),
+        "project_id": log_value(project_id),
+        "actor_id": actor_id,
+        "verb": str(verb),
+        "changes": changes,
+        "occurred_at": log_value(occurred_at),
+        "activity_seq": seq,
+    }
 
 
 def record_project_event(

@@ -18,11 +18,11 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import is_member, membership_for
 from api.errors import NotAMemberError
-from tracker import lifecycle
-from tracker.audit import append_activity, log_value, task_log_state
+from tracker import lifecycle, writes
+from tracker.audit import log_value, task_log_state
 from tracker.errors import PreconditionFailedError, ProjectArchivedError, TaskNotFoundError, field_error
 from tracker.models import PRIORITY_RANK, ActivityVerb, Priority, Project, Status, Task
-from tracker.outbox import record_project_event, record_task_event
+from tracker.outbox import record_project_event
 from tracker.roles import Action, ensure_allowed, ensure_may_assign
 
 
@@ -128,10 +128,16 @@ def _ensure_open_project(project: Project) -> None:
 
 
 def _log(*, task: Task, actor: User, verb: str, changes: dict[str, Any], occurred_at: datetime) -> None:
-    activity = append_activity(
-        task_id=task.pk, actor_id=actor.pk, verb=verb, changes=changes, occurred_at=occurred_at
+    """The change's activity row, next in the tenant's hash chain, and its outbox event, in one statement
+    (`tracker.writes`)."""
+    writes.log_change(
+        task_id=task.pk,
+        project_id=task.project_id,
+        actor_id=actor.pk,
+        verb=verb,
+        changes=changes,
+        occurred_at=occurred_at,
     )
-    record_task_event(activity=activity, project_id=task.project_id)
 
 
 def _lock_task(task: Task, *, include_deleted: bool = False) -> Task:
@@ -258,10 +264,10 @@ def create_task(
     _ensure_member(assignee)
     when = _when(occurred_at)
     with transaction.atomic():
-        project = _current_project(project)  # archived (or gone) since the caller read it?
-        _ensure_open_project(project)
-        task = Task.objects.create(
-            project=project,
+        # The project as committed now (archived or gone since the caller read it?) and, only if it is
+        # open, the task: one statement.
+        current, task = writes.insert_task(
+            project_id=project.pk,
             title=clean_title,
             description=description,
             status=lifecycle.INITIAL_STATUS,
@@ -270,10 +276,13 @@ def create_task(
             assignee=assignee,
             reporter=actor,
             due_at=due_at,
-            version=1,
             created_at=when,
-            updated_at=when,
         )
+        if current is None:
+            raise field_error("project", "No project of this tenant has this id.")
+        _ensure_open_project(current)
+        if task is None:  # cannot be: only an archived project's task is not inserted
+            raise RuntimeError("The task of an open project was not inserted.")
         state = task_log_state(task)
         state.pop("deleted_at")
         _log(

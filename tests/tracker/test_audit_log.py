@@ -14,7 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 
 from accounts.models import Role, User
 from tenancy.models import Tenant
-from tracker import audit, services
+from tracker import audit, services, writes
 from tracker.models import TaskActivity
 
 
@@ -153,8 +153,9 @@ def test_the_log_is_only_written_inside_the_changes_transaction(logged: list[Tas
         mock.patch.object(connections[DEFAULT_DB_ALIAS], "in_atomic_block", False),
         pytest.raises(RuntimeError, match="transaction"),
     ):
-        audit.append_activity(
+        writes.log_change(
             task_id=row.task_id,
+            project_id=None,
             actor_id=row.actor_id,
             verb="updated",
             changes={},
