@@ -15,7 +15,7 @@ from tenancy.models import Tenant
 from tests.conftest import TEST_PASSWORD
 from tests.dashboards.browser import ConsoleLog, chromium, require_chromium
 from tests.dashboards.world import WebWorld, build_world, destroy_world
-from tests.redis.live import LiveServer, gunicorn
+from tests.live import LiveServer, gunicorn
 
 # Module scope: the committed world, its server and the browser live while one test module runs (the
 # browser tests), and the world is dropped afterwards, before any other module could see it.

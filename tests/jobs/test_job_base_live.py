@@ -12,7 +12,8 @@ from config.celery import app
 from tenancy.models import Tenant
 from tests.jobs import worker_extras
 from tests.jobs.helpers import dead_letters
-from tests.jobs.live import LiveStack, wait_for
+from tests.jobs.live import LiveStack
+from tests.live import wait_until
 
 pytestmark = pytest.mark.live_server
 
@@ -23,7 +24,9 @@ def test_a_job_runs_inside_its_tenants_schema(
     marker = uuid.uuid4().hex
     worker_extras.record_schema.apply_async(kwargs=tenant_job_kwargs(tenant=jobs_tenant, marker=marker))
 
-    seen = wait_for(lambda: test_redis.hgetall(f"tests:schema:{marker}"), what="the job to record its schema")
+    seen = wait_until(
+        lambda: test_redis.hgetall(f"tests:schema:{marker}"), what="the job to record its schema"
+    )
     assert seen == {"schema": jobs_tenant.schema_name, "tenant": jobs_tenant.slug}
 
 
@@ -44,7 +47,7 @@ def test_a_job_without_a_tenant_fails_loudly_and_never_runs_in_public(
     app.send_task("tests.record_schema", kwargs={"marker": unknown, "tenant_id": str(uuid.uuid4())})
 
     assert live.worker is not None
-    wait_for(lambda: live.worker.log().count("Refused job tests.record_schema") >= 3, what="three refusals")
+    wait_until(lambda: live.worker.log().count("Refused job tests.record_schema") >= 3, what="three refusals")
     log = live.worker.log()
     assert "CRITICAL" in log and "MissingTenantError" in log
     assert "refusing to run it in public" in log and "which does not exist" in log
@@ -59,7 +62,7 @@ def test_a_job_that_always_fails_lands_in_dead_letters_and_is_replayed(
     test_redis.set(f"tests:fail:{marker}", "1")
     worker_extras.fail_while_flagged.apply_async(kwargs=tenant_job_kwargs(tenant=jobs_tenant, marker=marker))
 
-    [letter] = wait_for(
+    [letter] = wait_until(
         lambda: dead_letters(jobs_tenant, job="tests.fail_while_flagged", kwargs__marker=marker),
         what="the dead letter",
     )
@@ -74,7 +77,8 @@ def test_a_job_that_always_fails_lands_in_dead_letters_and_is_replayed(
     assert "Replayed 1 dead letter(s)." in output.getvalue()
 
     assert (
-        wait_for(lambda: test_redis.get(f"tests:done:{marker}"), what="the replayed job") == jobs_tenant.slug
+        wait_until(lambda: test_redis.get(f"tests:done:{marker}"), what="the replayed job")
+        == jobs_tenant.slug
     )
     [replayed] = dead_letters(jobs_tenant, id=letter.id)
     assert replayed.replay_count == 1 and replayed.replayed_at is not None

@@ -12,7 +12,8 @@ from notifications.models import NotificationKind
 from notifications.services import set_email_preference
 from tenancy.models import Tenant
 from tests.jobs.helpers import in_tenant, make_cast, notifications_of, outbox_events, processed
-from tests.jobs.live import LiveStack, wait_for
+from tests.jobs.live import LiveStack
+from tests.live import wait_until
 from tracker.models import Status
 
 pytestmark = pytest.mark.live_server
@@ -38,7 +39,7 @@ def test_a_status_change_notifies_assignee_and_reporter_once_each_but_not_the_ac
     cast.move(task, Status.IN_PROGRESS)
 
     [event] = outbox_events(jobs_tenant, task=task, event_type="task.status_changed")
-    wait_for(
+    wait_until(
         lambda: _all_jobs_done(
             jobs_tenant, event.id, "notifications.notify_task_event", "analytics_refresh.on_task_event"
         ),
@@ -59,7 +60,7 @@ def test_a_status_change_notifies_assignee_and_reporter_once_each_but_not_the_ac
     def emails_to(address: str) -> int:
         return sum(path.read_text().count(f"To: {address}") for path in email_dir.glob("*.log"))
 
-    wait_for(lambda: emails_to(cast.assignee.email) and emails_to(cast.reporter.email), what="two emails")
+    wait_until(lambda: emails_to(cast.assignee.email) and emails_to(cast.reporter.email), what="two emails")
     assert emails_to(cast.assignee.email) == 1 and emails_to(cast.reporter.email) == 1
     assert emails_to(cast.actor.email) == 0
 
@@ -77,12 +78,12 @@ def test_assignment_notifies_the_new_assignee_and_email_respects_the_preference(
         tracker.update_task(task=task, actor=cast.actor, assignee=newcomer)
 
     [event] = outbox_events(jobs_tenant, task=task, event_type="task.assigned")
-    wait_for(lambda: processed(jobs_tenant, job="notifications.notify_task_event", event_id=event.id))
+    wait_until(lambda: processed(jobs_tenant, job="notifications.notify_task_event", event_id=event.id))
     notes = notifications_of(jobs_tenant, task=task, kind=NotificationKind.TASK_ASSIGNED)
     assert sorted(note.recipient_id for note in notes) == sorted([newcomer.pk, cast.reporter.pk])
     muted = next(note for note in notes if note.recipient_id == newcomer.pk)
     assert muted.email_wanted is False
-    wait_for(
+    wait_until(
         lambda: any(f"To: {cast.reporter.email}" in path.read_text() for path in email_dir.glob("*.log"))
     )
     assert not any(f"To: {newcomer.email}" in path.read_text() for path in email_dir.glob("*.log"))

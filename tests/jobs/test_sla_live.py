@@ -15,7 +15,8 @@ from sla.models import SlaAlert, SlaLevel, SlaTargetName
 from sla.services import reset_policy, set_policy
 from tenancy.models import Tenant
 from tests.jobs.helpers import in_tenant, make_cast, notifications_of
-from tests.jobs.live import LiveStack, wait_for
+from tests.jobs.live import LiveStack
+from tests.live import wait_until
 from tracker.models import Priority, Status
 
 pytestmark = pytest.mark.live_server
@@ -31,7 +32,7 @@ def _run_check(live: LiveStack, tenant: Tenant) -> None:
     result = check_sla.apply_async(kwargs=tenant_job_kwargs(tenant=tenant))
     assert live.worker is not None
     done = re.compile(rf"Task sla\.check_sla\[{result.id}\] succeeded")
-    wait_for(lambda: done.search(live.worker.log()), what="the SLA check")
+    wait_until(lambda: done.search(live.worker.log()), what="the SLA check")
 
 
 def test_a_warning_and_a_breach_are_raised_once_each_and_time_in_blocked_does_not_count(
@@ -51,7 +52,7 @@ def test_a_warning_and_a_breach_are_raised_once_each_and_time_in_blocked_does_no
 
         # Beat's path: one check per tenant.
         for_each_tenant.apply_async(args=("sla.check_sla",))
-        wait_for(lambda: _alerts(jobs_tenant, task), what="the warning")
+        wait_until(lambda: _alerts(jobs_tenant, task), what="the warning")
         _run_check(live, jobs_tenant)
         assert _alerts(jobs_tenant, task) == [(SlaTargetName.TIME_TO_DONE, SlaLevel.WARNING)]
         warnings = notifications_of(jobs_tenant, task=task, kind=NotificationKind.SLA_WARNING)

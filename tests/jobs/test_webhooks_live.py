@@ -14,7 +14,8 @@ from background.models import DeadLetter
 from notifications.models import NotificationKind
 from tenancy.models import Tenant
 from tests.jobs.helpers import in_tenant, make_cast, notifications_of
-from tests.jobs.live import LiveStack, wait_for
+from tests.jobs.live import LiveStack
+from tests.live import wait_until
 from webhooks import services
 from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 from webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verify
@@ -92,7 +93,7 @@ def test_a_receiver_on_loopback_gets_a_signed_delivery_and_the_retry_after_a_500
 
     task = cast.task(title="Ship the webhooks")
 
-    wait_for(lambda: len(receiver.requests) >= 2, what="the delivery and its retry")
+    wait_until(lambda: len(receiver.requests) >= 2, what="the delivery and its retry")
     first, retry = receiver.requests[:2]
     assert first.body == retry.body
     assert first.headers[DELIVERY] == retry.headers[DELIVERY]
@@ -111,7 +112,7 @@ def test_a_receiver_on_loopback_gets_a_signed_delivery_and_the_retry_after_a_500
         with in_tenant(jobs_tenant):
             return WebhookDelivery.objects.filter(webhook=webhook, status=DeliveryStatus.SUCCEEDED).first()
 
-    delivery = wait_for(delivered, what="the delivery log to say succeeded")
+    delivery = wait_until(delivered, what="the delivery log to say succeeded")
     assert delivery.attempts == 2 and delivery.response_status == 200
     assert str(delivery.delivery_id) == first.headers[DELIVERY]
     assert len(receiver.requests) == 2
@@ -131,7 +132,7 @@ def test_a_webhook_is_disabled_after_repeated_failures_and_the_admins_are_told(
         with in_tenant(jobs_tenant):
             return Webhook.objects.get(id=webhook.id)
 
-    wait_for(lambda: not reloaded().is_active, timeout=30, what="the webhook to be disabled")
+    wait_until(lambda: not reloaded().is_active, timeout=30, what="the webhook to be disabled")
     disabled = reloaded()
     assert disabled.disabled_at is not None and "503" in disabled.disabled_reason
     assert len(receiver.requests) == 6
@@ -149,5 +150,5 @@ def test_a_webhook_is_disabled_after_repeated_failures_and_the_admins_are_told(
 
     cast.task()  # a disabled webhook gets no new deliveries
     with in_tenant(jobs_tenant):
-        wait_for(lambda: not WebhookDelivery.objects.filter(webhook=webhook, attempts=0).exists())
+        wait_until(lambda: not WebhookDelivery.objects.filter(webhook=webhook, attempts=0).exists())
     assert len(receiver.requests) == 6

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from api.cache import BREAKER_COOLDOWN_SECONDS, LOCAL_MEMO_SECONDS
+from tests.live import PrivateRedis, gunicorn
 from tests.redis.conftest import LiveMember
-from tests.redis.live import RedisServer, gunicorn
 
 # django_db: makes pytest-django set up the test database even when only live tests are selected; the
 # tests themselves write nothing (their members are committed by the module fixture).
@@ -84,7 +84,7 @@ class Stream:
 
 
 def test_no_5xx_while_redis_goes_away_and_comes_back(live_members: dict[str, list[LiveMember]]) -> None:
-    redis_server = RedisServer()
+    redis_server = PrivateRedis()
     redis_server.start()
     member = live_members["alpha"][3]
     generous = {"RATE_LIMIT_REQUESTS": "100000", "RATE_LIMIT_USER_REQUESTS": "100000"}

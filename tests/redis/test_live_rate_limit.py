@@ -13,8 +13,9 @@ import pytest
 import redis
 import requests
 
+from tests.live import gunicorn
 from tests.redis.conftest import LiveMember, delete_matching
-from tests.redis.live import gunicorn, redis_url_with_db
+from tests.redis.live import redis_url_with_db
 
 # django_db: makes pytest-django set up the test database even when only live tests are selected; the
 # tests themselves write nothing (their members are committed by the module fixture).

@@ -32,7 +32,8 @@ from accounts.models import Membership, Role, User
 from api.cache import LOCAL_MEMO_SECONDS
 from tenancy.models import Tenant
 from tenancy.services import create_tenant
-from tests.security.live import LiveServer, gunicorn, live_database_url, private_redis
+from tests.live import LiveServer, live_database_url
+from tests.security.live import gunicorn, private_redis
 from tests.summary_plugin import SecurityCounters
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db]

@@ -31,7 +31,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from devstack.services import LocalPostgres
-from tests.security.live import REPO_ROOT, LiveServer, gunicorn, private_redis, wait_until
+from tests.live import REPO_ROOT, LiveServer, wait_until
+from tests.security.live import gunicorn, private_redis
 from tests.summary_plugin import SecurityCounters
 
 pytestmark = [pytest.mark.live_server]

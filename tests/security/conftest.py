@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.security.live import LiveServer, gunicorn, live_database_url, private_redis
+from tests.live import LiveServer, live_database_url
+from tests.security.live import gunicorn, private_redis
 from tests.security.world import World, build_world
 
 

@@ -23,7 +23,7 @@ import requests
 from django.db import connection
 
 from accounts.models import Role
-from tests.security.live import LiveServer
+from tests.live import LiveServer
 from tests.security.world import Side, World
 from tests.summary_plugin import SecurityCounters
 

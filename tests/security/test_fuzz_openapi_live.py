@@ -31,7 +31,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Membership, Role, User
 from tenancy.services import create_tenant
-from tests.security.live import REPO_ROOT, LiveServer, gunicorn, live_database_url, private_redis
+from tests.live import REPO_ROOT, LiveServer, live_database_url
+from tests.security.live import gunicorn, private_redis
 from tests.summary_plugin import SecurityCounters
 from tracker import services as tracker
 

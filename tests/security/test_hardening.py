@@ -24,7 +24,7 @@ from django.test import Client
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts.models import Role, User
-from tests.security.live import REPO_ROOT, live_database_url
+from tests.live import REPO_ROOT, live_database_url
 from tests.security.world import World
 
 DASHBOARD_TEMPLATES = REPO_ROOT / "dashboards" / "templates"

@@ -32,6 +32,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import Role
 from tenancy.models import Tenant
+from tests.live import LiveServer
 from tests.security.attack import (
     ANY_ANSWER,
     UNAUTHENTICATED_CODES,
@@ -41,7 +42,6 @@ from tests.security.attack import (
     run_probes,
     tenant_operations,
 )
-from tests.security.live import LiveServer
 from tests.security.world import Side, World, fingerprint
 from tests.summary_plugin import SecurityCounters
 
