@@ -6,16 +6,10 @@ The server runs as a subprocess on the test database, so its data must be commit
 truncate the public tables, including the session's tenants.
 """
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,26 +22,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import Membership, Role, User
 from tenancy.models import Tenant
 from tenancy.services import create_tenant
+from tests.live import gunicorn
 from tracker import audit, selectors
 from tracker.models import Task
 
 # django_db: the test database must exist (and test bodies read the server's committed rows through it).
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db]
 
-REPO = Path(__file__).resolve().parents[2]
 THREADS = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @dataclass
@@ -72,42 +54,12 @@ def live(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveTenant]:
         manager = User.objects.create_user(f"live-manager-{suffix}@example.test")
         Membership.objects.create(user=manager, tenant=provisioned.tenant, role=Role.MANAGER)
         connection.set_schema_to_public()
-        database_url = _database_url()
-
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DEBUG": "1",
-        "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO)]),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4", "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"gunicorn did not start: {server.stderr.read().decode() if server.stderr else ''}"
-                )
-            time.sleep(0.2)
-        yield LiveTenant(
-            base_url=base_url, tenant=provisioned.tenant, manager=manager, admin=provisioned.admin
-        )
+        with gunicorn(redis_url=settings.REDIS_URL, workers=2, threads=4) as server:
+            yield LiveTenant(
+                base_url=server.url, tenant=provisioned.tenant, manager=manager, admin=provisioned.admin
+            )
     finally:
-        server.terminate()  # its database connections close before pytest-django drops the test database
-        server.wait(timeout=30)
         # Committed, so dropped again: later tests (the tenant sensor) see the session tenants only.
         with django_db_blocker.unblock():
             provisioned.tenant.delete(force_drop=True)
