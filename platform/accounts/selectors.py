@@ -5,7 +5,7 @@ import uuid
 from django.db.models import QuerySet
 
 from accounts.models import Membership, User, user_cache_key
-from api.cache import MISSING, public_cache, row_from_cache, row_to_cache, user_memo
+from api.cache import cached_row, public_cache, user_memo
 
 # Read on every tenant-scoped request. accounts.services invalidates on every membership write; the
 # timeout bounds staleness after a write that bypassed the services (a shell) or a lost invalidation.
@@ -26,16 +26,13 @@ def membership_for(*, user: User, tenant_id: uuid.UUID) -> Membership | None:
     if not user.is_active:
         return None
     key = membership_cache_key(tenant_id=tenant_id, user_id=user.pk)
-    cached = public_cache.get(key)
-    if cached is None:
-        return None
-    if cached is not MISSING:
-        membership = row_from_cache(Membership, cached)
-        if membership is not None:
-            return membership
-    membership = Membership.objects.filter(user=user, tenant_id=tenant_id).first()
-    public_cache.set(key, None if membership is None else row_to_cache(membership), MEMBERSHIP_CACHE_SECONDS)
-    return membership
+    return cached_row(
+        Membership,
+        get=lambda: public_cache.get(key),
+        put=lambda row: public_cache.set(key, row, MEMBERSHIP_CACHE_SECONDS),
+        load=lambda: Membership.objects.filter(user=user, tenant_id=tenant_id).first(),
+        remember_absence=True,
+    )
 
 
 def memberships_of_user(*, user: User) -> QuerySet[Membership]:
@@ -60,12 +57,10 @@ def user_for_authentication(*, user_id: int | str) -> User | None:
     returns a new instance, so a caller that changes its user never changes another request's.
     """
     key = user_cache_key(user_id)
-    cached = user_memo.get(key)
-    if cached is not MISSING:
-        user = row_from_cache(User, cached)
-        if user is not None:
-            return user
-    user = User.objects.filter(pk=user_id).first()
-    if user is not None:  # unknown ids are not kept: a miss costs one query, and ids come from signed tokens
-        user_memo.put(key, row_to_cache(user))
-    return user
+    # Unknown ids are not kept: a miss costs one query, and ids come from signed tokens.
+    return cached_row(
+        User,
+        get=lambda: user_memo.get(key),
+        put=lambda row: user_memo.put(key, row),
+        load=lambda: User.objects.filter(pk=user_id).first(),
+    )

@@ -203,6 +203,31 @@ def row_to_cache(instance: models.Model) -> dict[str, Any]:
     return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
 
 
+def cached_row(
+    model: type[M],
+    *,
+    get: Callable[[], Any],
+    put: Callable[[dict[str, Any] | None], None],
+    load: Callable[[], M | None],
+    remember_absence: bool = False,
+) -> M | None:
+    """Read-through for one model row: the stored copy (a new instance on every call, so no caller sees
+    another's changes) or, on a miss or an entry of another shape, `load()`, stored with `put`. A missing
+    row is stored (as None) only with `remember_absence`: right for "not a member", which a stream of
+    requests to a foreign tenant repeats, wrong for ids that may exist a moment later."""
+    cached = get()
+    if cached is None and remember_absence:
+        return None
+    if cached is not MISSING:
+        row = row_from_cache(model, cached)
+        if row is not None:
+            return row
+    row = load()
+    if row is not None or remember_absence:
+        put(None if row is None else row_to_cache(row))
+    return row
+
+
 def row_from_cache(model: type[M], data: Any) -> M | None:
     """The instance `row_to_cache` stored, loaded as if read from the database; None if the shape differs."""
     if not isinstance(data, dict):

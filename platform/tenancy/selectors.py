@@ -4,7 +4,7 @@ import uuid
 
 from django_tenants.utils import get_public_schema_name
 
-from api.cache import MISSING, public_cache, row_from_cache, row_to_cache
+from api.cache import cached_row, public_cache
 from tenancy.models import Tenant, tenant_cache_key
 
 # Every tenant-scoped request reads this row; it changes rarely and every save invalidates it
@@ -19,15 +19,13 @@ def tenant_by_id(*, tenant_id: uuid.UUID) -> Tenant | None:
     is one primary-key lookup.
     """
     key = tenant_cache_key(tenant_id)
-    cached = public_cache.get(key)
-    if cached is not MISSING:
-        tenant = row_from_cache(Tenant, cached)
-        if tenant is not None:
-            return tenant
-    tenant = Tenant.objects.exclude(schema_name=get_public_schema_name()).filter(id=tenant_id).first()
-    if tenant is not None:
-        public_cache.set(key, row_to_cache(tenant), TENANT_CACHE_SECONDS)
-    return tenant
+    selectable = Tenant.objects.exclude(schema_name=get_public_schema_name())
+    return cached_row(
+        Tenant,
+        get=lambda: public_cache.get(key),
+        put=lambda row: public_cache.set(key, row, TENANT_CACHE_SECONDS),
+        load=lambda: selectable.filter(pk=tenant_id).first(),
+    )
 
 
 def tenant_by_slug(*, slug: str) -> Tenant | None:

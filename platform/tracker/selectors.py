@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from api.cache import LOCAL_MEMO_SECONDS, MISSING, LocalMemo, row_from_cache, row_to_cache
+from api.cache import LOCAL_MEMO_SECONDS, LocalMemo, cached_row
 from tenancy.schema import active_schema_name
 from tracker.errors import TaskNotFoundError
 from tracker.models import ActivityVerb, Project, Status, Task, TaskActivity
@@ -47,15 +47,12 @@ def project_reference(*, project_id: uuid.UUID) -> Project | None:
     and rely on nothing else from it.
     """
     key = f"{active_schema_name()}:{project_id}"
-    cached = _referenced_projects.get(key)
-    if cached is not MISSING:
-        project = row_from_cache(Project, cached)
-        if project is not None:
-            return project
-    project = Project.objects.filter(pk=project_id).first()
-    if project is not None:  # unknown ids are not remembered: they may be created a moment later
-        _referenced_projects.put(key, row_to_cache(project))
-    return project
+    return cached_row(  # unknown ids are not remembered: they may be created a moment later
+        Project,
+        get=lambda: _referenced_projects.get(key),
+        put=lambda row: _referenced_projects.put(key, row),
+        load=lambda: Project.objects.filter(pk=project_id).first(),
+    )
 
 
 def task_list(*, include_deleted: bool = False) -> QuerySet[Task]:

@@ -21,6 +21,7 @@ from pipelines.partitions import TenantDays
 from pipelines.projections import rebuild_lock_name, write_task_sla
 from pipelines.resources import TenantDatabase
 from tenancy.models import Tenant
+from tests.live import live_database_url
 from tests.pipelines.activity import ActivityWriter, at
 
 GIVE_UP_SECONDS = 60  # only a hang guard: the rebuild normally queues within milliseconds
@@ -28,15 +29,7 @@ GIVE_UP_SECONDS = 60  # only a hang guard: the rebuild normally queues within mi
 
 @contextmanager
 def other_session() -> Iterator[psycopg.Connection]:
-    settings = connection.settings_dict
-    with psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        host=settings["HOST"],
-        port=settings["PORT"] or None,
-        autocommit=True,
-    ) as other:
+    with psycopg.connect(live_database_url(), autocommit=True) as other:
         yield other
 
 
