@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from analytics import selectors
 from analytics.serializers import DateRangeInput, OverviewOutput, ProjectAnalyticsOutput, ProjectSlaOutput
 from api.openapi import problem_responses
+from api.serializers import query_values
 from api.tenant_views import TenantScopedView
 
 _RANGE_PARAMETERS = [
@@ -69,7 +70,7 @@ def report_response(request: Request, report: selectors.Report) -> HttpResponse:
 
 
 def _date_range(request: Request) -> dict[str, Any]:
-    data = DateRangeInput(data=request.query_params)
+    data = DateRangeInput(data=query_values(request.query_params))
     data.is_valid(raise_exception=True)
     return dict(data.validated_data)
 

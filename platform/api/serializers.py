@@ -22,6 +22,22 @@ class StrictEmailField(JsonStringOnly, serializers.EmailField):
     pass
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """For JSON bodies: only `true` and `false` pass (DRF would also take 0, 1, "yes", "on" and more)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Must be true or false.", code="invalid")
+        return data
+
+
+def query_values(query_params: Any) -> dict[str, str]:
+    """Query parameters as a plain dict (the last value of each) for a query serializer. Given the QueryDict
+    itself, DRF reads an empty value (`?to=`) as "not given" and lets it through; as a plain string it
+    meets the field's own validation and is a 400 like any other malformed value."""
+    return {name: query_params[name] for name in query_params}
+
+
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details, as every error response carries them."""
 

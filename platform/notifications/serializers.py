@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from accounts.serializers import StrictSerializer
+from api.serializers import StrictBooleanField
 from notifications.messages import describe
 from notifications.models import Notification, NotificationPreference
 
@@ -25,9 +26,7 @@ class NotificationOutput(serializers.ModelSerializer):
 
 
 class NotificationListQuery(serializers.Serializer):
-    unread = serializers.BooleanField(
-        required=False, allow_null=True, default=None, help_text="true: only unread; false: only read."
-    )
+    unread = serializers.BooleanField(required=False, help_text="true: only unread; false: only read.")
 
 
 class ReadAllOutput(serializers.Serializer):
@@ -42,4 +41,4 @@ class PreferenceOutput(serializers.ModelSerializer):
 
 
 class PreferenceInput(StrictSerializer):
-    email_enabled = serializers.BooleanField()
+    email_enabled = StrictBooleanField()

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from api.pagination import KeysetPagination
+from api.serializers import query_values
 from api.tenant_views import TenantScopedView
 from notifications import selectors, services
 from notifications.models import Notification
@@ -55,9 +56,9 @@ class NotificationViewSet(TenantScopedView, mixins.ListModelMixin, viewsets.Gene
         ],
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        query = NotificationListQuery(data=request.query_params)
+        query = NotificationListQuery(data=query_values(request.query_params))
         query.is_valid(raise_exception=True)
-        self._unread_filter = query.validated_data["unread"]
+        self._unread_filter = query.validated_data.get("unread")
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request=None, responses=NotificationOutput, summary="Mark one notification read")

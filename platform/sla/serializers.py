@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.serializers import StrictSerializer
@@ -18,6 +19,9 @@ class SlaPolicyOutput(serializers.Serializer):
     )
 
 
+# many=False: drf-spectacular documents a `list` action's response as an array of its serializer; this one is
+# already the whole page, in the shape every other list of the API has.
+@extend_schema_serializer(many=False)
 class SlaPolicyListOutput(serializers.Serializer):
     next = serializers.CharField(allow_null=True, help_text="Always null: there are four priorities.")
     previous = serializers.CharField(allow_null=True)

@@ -365,6 +365,8 @@ def test_a_range_longer_than_366_days_is_400(
         ({"to": "yesterday"}, "to"),
         ({"from": "2025-01-01T00:00:00Z"}, "from"),
         ({"form": "2025-01-01"}, "form"),
+        ({"to": ""}, "to"),
+        ({"from": ""}, "from"),
     ],
 )
 def test_bad_dates_and_unknown_parameters_are_400(

@@ -119,6 +119,19 @@ def test_email_preference_defaults_on_and_can_be_turned_off(me: TenantClient) ->
     assert_problem(me.patch(f"{URL}preferences/", {}), 400, "validation_error")
 
 
+@pytest.mark.parametrize("value", [0, 1, "true", "yes", None])
+def test_email_preference_takes_only_json_booleans(me: TenantClient, value: object) -> None:
+    body = assert_problem(me.patch(f"{URL}preferences/", {"email_enabled": value}), 400, "validation_error")
+    assert set(body["errors"]) == {"email_enabled"}
+    assert me.get(f"{URL}preferences/").json() == {"email_enabled": True}
+
+
+@pytest.mark.parametrize("value", ["", "null", "maybe"])
+def test_an_unread_filter_that_is_not_a_boolean_is_400(me: TenantClient, value: str) -> None:
+    body = assert_problem(me.get(URL, {"unread": value}), 400, "validation_error")
+    assert set(body["errors"]) == {"unread"}
+
+
 @pytest.mark.parametrize(
     ("path", "method"),
     [(URL, "get"), (f"{URL}1/read/", "post"), (f"{URL}read-all/", "post"), (f"{URL}preferences/", "get")],

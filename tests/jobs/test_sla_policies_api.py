@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import pytest
+from django.test import Client
 
 from accounts.models import Role
 from analytics.sla import DEFAULT_TARGETS
@@ -78,3 +79,12 @@ def test_only_admins_change_policies(client_for: Callable[..., TenantClient], ro
 
 def test_an_unknown_priority_is_404(client_for: Callable[..., TenantClient]) -> None:
     assert_problem(client_for(Role.ADMIN).get(f"{URL}SOMEDAY/"), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_the_list_is_documented_as_the_page_it_returns() -> None:
+    schema = Client().get("/api/v1/schema/?format=json").json()
+    documented = schema["paths"]["/api/v1/sla-policies/"]["get"]["responses"]["200"]["content"]
+    reference = documented["application/json"]["schema"]["$ref"]
+    page = schema["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+    assert page["type"] == "object" and set(page["properties"]) == {"next", "previous", "results"}
