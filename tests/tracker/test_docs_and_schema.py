@@ -15,6 +15,11 @@ from tracker.roles import matrix_markdown
 DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
+# pytest-django creates the test database only when a collected test asks for one: run alone, this module
+# would otherwise read the OpenAPI document through a connection to DATABASE_URL's own database.
+pytestmark = pytest.mark.django_db
+
+
 def test_the_readme_section_shows_the_lifecycle_and_the_role_matrix_as_the_code_has_them() -> None:
     text = DOC.read_text()
     assert lifecycle_markdown() in text
