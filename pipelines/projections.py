@@ -170,23 +170,59 @@ def drop_segments(session: TenantSession) -> None:
 
 
 # --- 2. TaskSLA ----------------------------------------------------------------------------------------
+# The state of each SLA target at the end of a task-day, from its clocks (`d`) and its priority's targets
+# (`tg`). One definition for the two branches of _SLA_ROWS below.
+_TARGET_STATES = """
+       CASE WHEN d.started THEN CASE WHEN d.start_clock <= tg.start_target THEN 'met' ELSE 'breached' END
+            WHEN d.start_clock > tg.start_target THEN 'breached' ELSE 'open' END AS start_target_state,
+       CASE WHEN d.end_status = 'DONE'
+                THEN CASE WHEN d.done_clock <= tg.done_target THEN 'met' ELSE 'breached' END
+            WHEN d.done_clock > tg.done_target THEN 'breached' ELSE 'open' END AS done_target_state
+"""
+
 # The chunk's new rows. %(c0)s/%(c1)s: first/last day number; %(h)s: now (Unix seconds).
+#
+# A live segment (not DONE, not deleted) covers its days in two kinds: "whole days", on which the task sat
+# in that one status from midnight to the end of the day, and at most two partial days, its first and its
+# last. Whole days are most of a year's rows (open work sitting still): each is the task's only piece that
+# day, so its row is computed directly, with no grouping. Partial days, and the first and last day of a DONE
+# or deleted segment, are pieces grouped per task and day, as several segments may share a day.
 _SLA_ROWS = f"""
-WITH touching AS (
-    SELECT * FROM {SEGMENTS}
+WITH touching AS MATERIALIZED (
+    SELECT *,
+           status <> 'DONE' AND NOT deleted AS live,
+           (t + 86399) / 86400 AS whole_from,  -- the first midnight at or after t
+           CASE WHEN e >= %(h)s THEN %(h)s / 86400 ELSE e / 86400 - 1 END AS whole_to
+    FROM {SEGMENTS}
     WHERE e > t AND t < (%(c1)s + 1) * 86400 AND e > %(c0)s * 86400
 ),
+whole_days AS (
+    SELECT s.task_id, d.dn, s.status, s.priority, s.project,
+           least(s.e, (d.dn + 1) * 86400) - d.dn * 86400 AS seconds,
+           CASE WHEN s.first_start_t < day_end THEN s.open_before_start
+                ELSE s.open_before + CASE WHEN s.status = 'OPEN' THEN day_end - s.t ELSE 0 END
+           END AS start_clock,
+           s.active_before + CASE WHEN s.status IN ('OPEN', 'IN_PROGRESS') THEN day_end - s.t ELSE 0 END
+               AS done_clock,
+           s.first_start_t < day_end AS started
+    FROM touching s
+    CROSS JOIN generate_series(greatest(s.whole_from, %(c0)s), least(s.whole_to, %(c1)s)) AS d (dn)
+    CROSS JOIN LATERAL (SELECT least((d.dn + 1) * 86400, %(h)s) AS day_end) AS x
+    WHERE s.live
+),
 cut AS (
-    -- A segment on every day it overlaps; a DONE or deleted one on its first and last day only.
-    SELECT s.*, d.dn, true AS live FROM touching s
-    CROSS JOIN generate_series(greatest(s.t / 86400, %(c0)s), least((s.e - 1) / 86400, %(c1)s)) AS d (dn)
-    WHERE s.status <> 'DONE' AND NOT s.deleted
+    -- The partial days of a live segment: its first and last day, unless whole (VALUES: both, once).
+    SELECT s.*, d.dn FROM touching s
+    CROSS JOIN LATERAL (VALUES (s.t / 86400, 1), ((s.e - 1) / 86400, 2)) AS d (dn, k)
+    WHERE s.live AND (d.k = 1 OR (s.e - 1) / 86400 <> s.t / 86400)
+      AND d.dn NOT BETWEEN s.whole_from AND s.whole_to AND d.dn BETWEEN %(c0)s AND %(c1)s
     UNION ALL
-    SELECT s.*, s.t / 86400, false FROM touching s
-    WHERE (s.status = 'DONE' OR s.deleted) AND s.t >= %(c0)s * 86400
+    -- A DONE or deleted segment: its first and last day only.
+    SELECT s.*, s.t / 86400 FROM touching s
+    WHERE NOT s.live AND s.t >= %(c0)s * 86400
     UNION ALL
-    SELECT s.*, (s.e - 1) / 86400, false FROM touching s
-    WHERE (s.status = 'DONE' OR s.deleted) AND s.closed
+    SELECT s.*, (s.e - 1) / 86400 FROM touching s
+    WHERE NOT s.live AND s.closed
       AND (s.e - 1) / 86400 <> s.t / 86400 AND s.e <= (%(c1)s + 1) * 86400
 ),
 pieces AS (
@@ -194,31 +230,10 @@ pieces AS (
            least(e, (dn + 1) * 86400) - greatest(t, dn * 86400) AS seconds,
            e >= least((dn + 1) * 86400, %(h)s) AS is_end,
            least((dn + 1) * 86400, %(h)s) AS day_end,
-           first_start_t, open_before, open_before_start, active_before,
-           -- The task sat in one live status all day: its only piece that day, nothing to group.
-           live AND t <= dn * 86400 AND e >= least((dn + 1) * 86400, %(h)s) AS whole_day
+           first_start_t, open_before, open_before_start, active_before
     FROM cut
 ),
-whole_days AS (
-    -- Most rows of a year: open work sitting still. The same values task_days would compute for them.
-    SELECT task_id, dn,
-           CASE WHEN status = 'OPEN' THEN seconds END AS s_open,
-           CASE WHEN status = 'IN_PROGRESS' THEN seconds END AS s_in_progress,
-           CASE WHEN status = 'BLOCKED' THEN seconds END AS s_blocked,
-           NULL::bigint AS s_done,
-           false AS all_done, t AS first_t, false AS end_deleted, status AS end_status, priority,
-           project::text AS project,
-           CASE WHEN first_start_t < day_end THEN open_before_start
-                ELSE open_before + CASE WHEN status = 'OPEN' THEN day_end - t ELSE 0 END
-           END AS start_clock,
-           active_before + CASE WHEN status IN ('OPEN', 'IN_PROGRESS') THEN day_end - t ELSE 0 END
-               AS done_clock,
-           first_start_t < day_end AS started
-    FROM pieces WHERE whole_day
-),
-task_days AS (
-    SELECT * FROM whole_days
-    UNION ALL
+changed_days AS (
     -- Everything about one task on one day in one pass; the end-of-day segment (is_end) gives the state.
     SELECT task_id, dn,
            sum(seconds) FILTER (WHERE status = 'OPEN') AS s_open,
@@ -237,7 +252,6 @@ task_days AS (
                FILTER (WHERE is_end) AS done_clock,
            bool_or(first_start_t < day_end) FILTER (WHERE is_end) AS started
     FROM pieces
-    WHERE NOT whole_day
     GROUP BY task_id, dn
 ),
 status_changed AS (
@@ -248,15 +262,17 @@ targets AS (
     SELECT * FROM unnest(%(priorities)s::text[], %(start_targets)s::bigint[], %(done_targets)s::bigint[])
         AS x (priority, start_target, done_target)
 )
+SELECT d.task_id, DATE '1970-01-01' + d.dn::int AS day, d.end_status AS status, d.seconds::int AS seconds,
+       true AS in_status_at_end, d.project AS project_id, d.priority,
+       d.start_clock AS start_clock_seconds, d.done_clock AS done_clock_seconds,{_TARGET_STATES}
+FROM (SELECT *, status AS end_status FROM whole_days) d
+JOIN targets tg ON tg.priority = d.priority
+WHERE d.seconds > 0
+UNION ALL
 SELECT d.task_id, DATE '1970-01-01' + d.dn::int AS day, v.status, v.seconds::int AS seconds,
        v.status = d.end_status AS in_status_at_end, d.project::uuid AS project_id, d.priority,
-       d.start_clock AS start_clock_seconds, d.done_clock AS done_clock_seconds,
-       CASE WHEN d.started THEN CASE WHEN d.start_clock <= tg.start_target THEN 'met' ELSE 'breached' END
-            WHEN d.start_clock > tg.start_target THEN 'breached' ELSE 'open' END AS start_target_state,
-       CASE WHEN d.end_status = 'DONE'
-                THEN CASE WHEN d.done_clock <= tg.done_target THEN 'met' ELSE 'breached' END
-            WHEN d.done_clock > tg.done_target THEN 'breached' ELSE 'open' END AS done_target_state
-FROM task_days d
+       d.start_clock AS start_clock_seconds, d.done_clock AS done_clock_seconds,{_TARGET_STATES}
+FROM changed_days d
 JOIN targets tg ON tg.priority = d.priority
 LEFT JOIN status_changed c ON c.task_id = d.task_id AND c.dn = d.dn
 CROSS JOIN LATERAL (VALUES ('OPEN', d.s_open), ('IN_PROGRESS', d.s_in_progress), ('BLOCKED', d.s_blocked),
