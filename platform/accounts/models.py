@@ -4,12 +4,8 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.db import models
 from django.utils import timezone
-
-from api.cache import user_memo
 
 
 class UserDeletionRefused(Exception):
@@ -103,16 +99,6 @@ class Membership(models.Model):
 
 
 def user_cache_key(user_id: object) -> str:
-    """Key of a user's row in `api.cache.user_memo` (see `accounts.selectors.user_for_authentication`)."""
+    """Key of a user's row in the authentication memo (see `accounts.selectors.user_for_authentication`;
+    `api.signals` clears it on every save)."""
     return f"user:{user_id}"
-
-
-@receiver(post_save, sender=User, dispatch_uid="accounts.forget_memoized_user_on_save")
-@receiver(post_delete, sender=User, dispatch_uid="accounts.forget_memoized_user_on_delete")
-def forget_memoized_user(sender: type[User], instance: User, **kwargs: Any) -> None:
-    """Every save (a deactivation above all) clears this process's copy of the row read by authentication
-    (accounts.selectors.user_for_authentication): now, and again after the commit, in case a request read
-    the old row in between. Other processes keep theirs for at most api.cache.LOCAL_MEMO_SECONDS."""
-    key = user_cache_key(instance.pk)
-    user_memo.forget(key)
-    transaction.on_commit(lambda: user_memo.forget(key))

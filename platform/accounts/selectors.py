@@ -52,7 +52,7 @@ def user_for_authentication(*, user_id: int | str) -> User | None:
 
     Every API request authenticates, and reading the user row was one of its two queries (plus the
     `SET search_path` before it). A copy of the row is kept in this process for at most
-    `api.cache.LOCAL_MEMO_SECONDS`: every save of a user clears it here at once (accounts.models), other
+    `api.cache.LOCAL_MEMO_SECONDS`: every save of a user clears it here at once (api.signals), other
     worker processes see a deactivation within that bound, as they see a membership change. Each call
     returns a new instance, so a caller that changes its user never changes another request's.
     """
