@@ -162,15 +162,14 @@ def _projection_rows(tenant: "Tenant") -> tuple[int, int]:
 def _sql_only_seconds(span: "TenantDays") -> float:
     """The assets' SQL for the span without Dagster around it (rows unchanged by then)."""
     from analytics.selectors import sla_targets
-    from pipelines.projections import day_activity, write_snapshots, write_task_sla
+    from pipelines.projections import day_activity, rebuild_projections
     from pipelines.resources import TenantDatabase
 
     now = dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
     started = time.perf_counter()
     with TenantDatabase().tenant(SLUG) as session:
         day_activity(session, span, now=now)
-        write_task_sla(session, span, now=now, targets=sla_targets(), built_at=now)
-        write_snapshots(session, span, now=now, built_at=now)
+        rebuild_projections(session, span, now=now, targets=sla_targets(), built_at=now)
     return time.perf_counter() - started
 
 

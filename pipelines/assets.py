@@ -8,6 +8,7 @@ each span in one pass over that tenant's log (pipelines/projections.py), one ten
 import datetime as dt
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 
 import dagster as dg
 from django.utils import timezone
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from analytics.selectors import sla_targets
 from analytics_refresh.versions import bump_versions
 from pipelines.partitions import PARTITIONS, TenantDays, tenant_spans
-from pipelines.projections import DayActivity, WriteStats, day_activity, write_snapshots, write_task_sla
+from pipelines.projections import DayActivity, WriteStats, day_activity, rebuild_projections
 from pipelines.resources import TenantDatabase, UnknownTenantError
 
 GROUP = "analytics"
@@ -82,52 +83,57 @@ def activity_day(context: dg.AssetExecutionContext, tenant_db: TenantDatabase) -
     )
 
 
-@dg.asset(
+TASK_SLA = dg.AssetKey("task_sla")
+ANALYTICS_SNAPSHOT = dg.AssetKey("analytics_snapshot")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            TASK_SLA,
+            deps=[activity_day],
+            group_name=GROUP,
+            kinds={"postgres"},
+            description="TaskSLA rows (table `analytics_tasksla`, tenant schema): per task, day and status, "
+            "the seconds the task spent in that status within the day, with its project, priority, SLA "
+            "clocks and the state of each SLA target (met / breached / open) at the end of the day. Keyed "
+            "(task, day, status).",
+        ),
+        dg.AssetSpec(
+            ANALYTICS_SNAPSHOT,
+            deps=[TASK_SLA],
+            group_name=GROUP,
+            kinds={"postgres"},
+            description="AnalyticsSnapshot rows (table `analytics_analyticssnapshot`, tenant schema): one "
+            "per project and day — tasks created/started/completed/reopened/blocked, tasks per status at "
+            "the end of the day, cycle and lead time percentiles, age of open work, time in each status, "
+            "SLA met/breached counts. Keyed (project, day). Also records each day's build time "
+            "(PartitionBuild), the figures' `as_of`.",
+        ),
+    ],
     partitions_def=PARTITIONS,
     backfill_policy=SINGLE_RUN,
-    group_name=GROUP,
-    kinds={"postgres"},
-    deps=[activity_day],
 )
-def task_sla(context: dg.AssetExecutionContext, tenant_db: TenantDatabase) -> dg.MaterializeResult:
-    """TaskSLA rows (table `analytics_tasksla`, tenant schema): per task, day and status, the seconds the
-    task spent in that status within the day, with its project, priority, SLA clocks and the state of each
-    SLA target (met / breached / open) at the end of the day. Keyed (task, day, status)."""
+def task_sla_and_snapshot(
+    context: dg.AssetExecutionContext, tenant_db: TenantDatabase
+) -> Iterator[dg.MaterializeResult]:
+    """TaskSLA, then the snapshots computed from it, in one step: both replay the same segments of the
+    log (pipelines/projections.py), which are the costliest part of a rebuild to compute, so they are
+    computed once. Materializing either asset materializes both."""
     now = run_as_of(context)
     spans = _spans(context)
-    stats = WriteStats()
+    task_sla, snapshots = WriteStats(), WriteStats()
     for span in spans:
         try:
             with tenant_db.tenant(span.tenant) as session:
-                stats += write_task_sla(session, span, now=now, targets=sla_targets(), built_at=now)
-        except UnknownTenantError as error:
-            context.log.warning(f"{error} Skipped; the tenant sensor removes its partitions.")
-    return dg.MaterializeResult(metadata=_stats_metadata(stats, spans))
-
-
-@dg.asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=SINGLE_RUN,
-    group_name=GROUP,
-    kinds={"postgres"},
-    deps=[task_sla],
-)
-def analytics_snapshot(context: dg.AssetExecutionContext, tenant_db: TenantDatabase) -> dg.MaterializeResult:
-    """AnalyticsSnapshot rows (table `analytics_analyticssnapshot`, tenant schema): one per project and
-    day — tasks created/started/completed/reopened/blocked, tasks per status at the end of the day, cycle
-    and lead time percentiles, age of open work, time in each status, SLA met/breached counts. Keyed
-    (project, day). Also records each day's build time (PartitionBuild), the figures' `as_of`."""
-    now = run_as_of(context)
-    spans = _spans(context)
-    stats = WriteStats()
-    for span in spans:
-        try:
-            with tenant_db.tenant(span.tenant) as session:
-                stats += write_snapshots(session, span, now=now, built_at=now)
+                stats = rebuild_projections(session, span, now=now, targets=sla_targets(), built_at=now)
+                task_sla += stats.task_sla
+                snapshots += stats.snapshots
                 _invalidate_cached_analytics(context)
         except UnknownTenantError as error:
             context.log.warning(f"{error} Skipped; the tenant sensor removes its partitions.")
-    return dg.MaterializeResult(metadata=_stats_metadata(stats, spans))
+    yield dg.MaterializeResult(asset_key=TASK_SLA, metadata=_stats_metadata(task_sla, spans))
+    yield dg.MaterializeResult(asset_key=ANALYTICS_SNAPSHOT, metadata=_stats_metadata(snapshots, spans))
 
 
 def _invalidate_cached_analytics(context: dg.AssetExecutionContext) -> None:
@@ -141,4 +147,4 @@ def _invalidate_cached_analytics(context: dg.AssetExecutionContext) -> None:
         context.log.warning(f"Could not invalidate cached analytics ({error}); they expire on their own.")
 
 
-ASSETS = [activity_day, task_sla, analytics_snapshot]
+ASSETS = [activity_day, task_sla_and_snapshot]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 from django.utils import timezone
 
-from pipelines.assets import analytics_snapshot, run_as_of, task_sla
+from pipelines.assets import ANALYTICS_SNAPSHOT, TASK_SLA, run_as_of
 from pipelines.partitions import TENANTS_NAME, TenantDays, partition_key, tenant_spans
 from pipelines.projections import DAY, LOG, SLA, SNAPSHOT, day_number, end_seconds
 from pipelines.resources import TenantDatabase, TenantSession, UnknownTenantError
@@ -112,7 +112,7 @@ def _day_params(day: dt.date, now: dt.datetime) -> dict[str, object]:
 
 
 @dg.asset_check(
-    asset=analytics_snapshot,
+    asset=ANALYTICS_SNAPSHOT,
     description="Each day's completed count equals the DONE "
     "transitions in the log that day (tasks deleted at the end of the day left out).",
 )
@@ -137,7 +137,7 @@ def completed_matches_log(
 
 
 @dg.asset_check(
-    asset=analytics_snapshot,
+    asset=ANALYTICS_SNAPSHOT,
     description="End-of-day tasks per project and status equal the "
     "tasks in that status replayed from the log.",
 )
@@ -213,19 +213,19 @@ def _rows_check(
 
 
 no_negative_durations = dg.asset_check(
-    asset=task_sla,
+    asset=TASK_SLA,
     name="no_negative_durations",
     description="No TaskSLA row has a negative time in status or SLA clock.",
 )(_rows_check(_NEGATIVE_SLA, lambda row: f"task {row[0]} {row[1]} {row[2]}: negative duration"))
 
 snapshot_no_negative_durations = dg.asset_check(
-    asset=analytics_snapshot,
+    asset=ANALYTICS_SNAPSHOT,
     name="no_negative_durations",
     description="No snapshot has a negative cycle/lead time, age or time in status.",
 )(_rows_check(_NEGATIVE_SNAPSHOT, lambda row: f"project {row[0]} {row[1]}: negative duration"))
 
 day_within_24h = dg.asset_check(
-    asset=task_sla,
+    asset=TASK_SLA,
     name="time_in_statuses_within_a_day",
     description="A task's seconds across statuses within one day sum to at most 24 h.",
 )(_rows_check(_OVER_A_DAY, lambda row: f"task {row[0]} {row[1]}: {row[2]} s in one day"))
@@ -233,7 +233,7 @@ day_within_24h = dg.asset_check(
 
 # --- freshness -----------------------------------------------------------------------------------------
 @dg.asset_check(
-    asset=analytics_snapshot,
+    asset=ANALYTICS_SNAPSHOT,
     description="Yesterday's partition of every tenant was built after yesterday ended (so it saw the whole "
     "day). Warns, since the daily schedule (00:15 UTC) and its retries may still be on their way.",
 )
@@ -246,7 +246,7 @@ def yesterday_is_fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckR
     for tenant in tenants:
         records = context.instance.fetch_materializations(
             dg.AssetRecordsFilter(
-                asset_key=analytics_snapshot.key,
+                asset_key=ANALYTICS_SNAPSHOT,
                 asset_partitions=[str(partition_key(tenant=tenant, day=yesterday))],
             ),
             limit=1,

@@ -8,16 +8,17 @@ its memory does not grow with the log. The steps, for a span of days [D0, D1] of
    opens a segment [t, next row's t) carrying the task's status, priority, project and deleted flag after
    that row (carried forward with running `max()` over seq-prefixed values), plus running SLA clocks.
    Segments that ended before D0 cannot affect D0..D1 and are dropped.
-2. TaskSLA (`write_task_sla`): segments cut at UTC midnights (generate_series), summed per task, day and
+2. TaskSLA (`_sla_chunk`): segments cut at UTC midnights (generate_series), summed per task, day and
    status, with the state at the end of the day. A DONE or deleted segment is cut only at its first and
    last day: the days between hold no row, so finished tasks do not add a row per day forever.
-3. AnalyticsSnapshot (`write_snapshots`): the day's transitions (segment starts), end-of-day counts per
+3. AnalyticsSnapshot (`_snapshot_chunk`): the day's transitions (segment starts), end-of-day counts per
    status (+1/-1 deltas at segment boundaries, running sum per project), percentiles of cycle and lead
    time, and per-project sums of that day's TaskSLA rows.
 
-Writes are upserts by key done as hash joins (`_sync`): rows whose values differ are updated, missing keys
-inserted, keys the log no longer yields deleted; a rebuild of an unchanged day writes nothing. Days are
-written in chunks of CHUNK_DAYS, one transaction each.
+`rebuild_projections` runs the three: the segments once, then TaskSLA and snapshots chunk by chunk
+(CHUNK_DAYS, one transaction each). Writes are upserts by key done as hash joins (`_sync`): rows whose
+values differ are updated, missing keys inserted, keys the log no longer yields deleted; a rebuild of an
+unchanged day writes nothing.
 
 Conventions (docs/pipeline.md): timestamps are truncated to whole seconds; day N is [N·86400, (N+1)·86400)
 in Unix seconds (UTC); "end of day" is the instant (N+1)·86400, or `now` for today.
@@ -382,27 +383,7 @@ def _sla_chunk(
         "first_day": chunk.first_day,
         "last_day": chunk.last_day,
     }
-    with session.atomic():
-        return _sync(session, table=SLA, rows=_SLA_ROWS, keys=_SLA_KEYS, values=_SLA_VALUES, params=params)
-
-
-def write_task_sla(
-    session: TenantSession,
-    span: TenantDays,
-    *,
-    now: dt.datetime,
-    targets: dict[str, SlaTarget],
-    built_at: dt.datetime,
-) -> WriteStats:
-    """Rebuild TaskSLA for every day of `span` from the log."""
-    load_segments(session, span, now)
-    try:
-        stats = WriteStats()
-        for chunk in split(span, CHUNK_DAYS):
-            stats += _sla_chunk(session, chunk, now, targets, built_at)
-        return stats
-    finally:
-        drop_segments(session)
+    return _sync(session, table=SLA, rows=_SLA_ROWS, keys=_SLA_KEYS, values=_SLA_VALUES, params=params)
 
 
 # --- 3. AnalyticsSnapshot ------------------------------------------------------------------------------
@@ -561,37 +542,55 @@ def _snapshot_chunk(
         "built_at": built_at,
         "log_seq": log_seq,
     }
-    with session.atomic():
-        stats = _sync(
-            session,
-            table=SNAPSHOT,
-            rows=_SNAPSHOT_ROWS,
-            keys=_SNAPSHOT_KEYS,
-            values=_SNAPSHOT_VALUES,
-            params=params,
-        )
-        # The build record moves on every build, changed or not: it is the figures' `as_of`.
-        session.execute(
-            f"""INSERT INTO {BUILDS} (day, built_at, log_seq)
-                SELECT d::date, %(built_at)s, %(log_seq)s
-                FROM generate_series(%(first_day)s::date, %(last_day)s::date, interval '1 day') AS d
-                ON CONFLICT (day) DO UPDATE SET built_at = EXCLUDED.built_at, log_seq = EXCLUDED.log_seq""",
-            params,
-        )
+    stats = _sync(
+        session,
+        table=SNAPSHOT,
+        rows=_SNAPSHOT_ROWS,
+        keys=_SNAPSHOT_KEYS,
+        values=_SNAPSHOT_VALUES,
+        params=params,
+    )
+    # The build record moves on every build, changed or not: it is the figures' `as_of`.
+    session.execute(
+        f"""INSERT INTO {BUILDS} (day, built_at, log_seq)
+            SELECT d::date, %(built_at)s, %(log_seq)s
+            FROM generate_series(%(first_day)s::date, %(last_day)s::date, interval '1 day') AS d
+            ON CONFLICT (day) DO UPDATE SET built_at = EXCLUDED.built_at, log_seq = EXCLUDED.log_seq""",
+        params,
+    )
     return stats
 
 
-def write_snapshots(
-    session: TenantSession, span: TenantDays, *, now: dt.datetime, built_at: dt.datetime
-) -> WriteStats:
-    """Rebuild AnalyticsSnapshot for every day of `span` from the log and that span's TaskSLA rows."""
+# --- both, from one pass over the log ------------------------------------------------------------------
+@dataclass(frozen=True)
+class RebuildStats:
+    task_sla: WriteStats
+    snapshots: WriteStats
+
+
+def rebuild_projections(
+    session: TenantSession,
+    span: TenantDays,
+    *,
+    now: dt.datetime,
+    targets: dict[str, SlaTarget],
+    built_at: dt.datetime,
+) -> RebuildStats:
+    """Rebuild TaskSLA and AnalyticsSnapshot for every day of `span` from the log.
+
+    The segments are built once for both tables (they are the costliest read of the log). Each chunk of
+    days is one transaction: its TaskSLA rows, then the snapshots computed from them, so a reader never
+    sees a chunk's snapshots disagree with its TaskSLA rows, and the rows just written are still in cache.
+    """
     log_seq = int(session.fetchone(f"SELECT coalesce(max(seq), 0) FROM {LOG}")[0])
     load_segments(session, span, now)
     try:
-        stats = WriteStats()
+        task_sla, snapshots = WriteStats(), WriteStats()
         for chunk in split(span, CHUNK_DAYS):
-            stats += _snapshot_chunk(session, chunk, now, built_at, log_seq)
-        return stats
+            with session.atomic():
+                task_sla += _sla_chunk(session, chunk, now, targets, built_at)
+                snapshots += _snapshot_chunk(session, chunk, now, built_at, log_seq)
+        return RebuildStats(task_sla=task_sla, snapshots=snapshots)
     finally:
         drop_segments(session)
 

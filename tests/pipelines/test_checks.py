@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics.models import AnalyticsSnapshot, TaskSLA
-from pipelines.assets import ASSETS, analytics_snapshot
+from pipelines.assets import ANALYTICS_SNAPSHOT, ASSETS
 from pipelines.checks import RUN_CHECKS, sample_days
 from pipelines.definitions import defs
 from pipelines.partitions import TENANTS, TenantDays, partition_key
@@ -79,7 +79,7 @@ def test_freshness_warns_until_every_tenant_has_yesterday_built(tenants: dict[st
         for tenant in ("alpha", "beta"):
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
-                    analytics_snapshot.key, partition=partition_key(tenant=tenant, day=yesterday)
+                    ANALYTICS_SNAPSHOT, partition=partition_key(tenant=tenant, day=yesterday)
                 )
             )
         assert evaluate().passed

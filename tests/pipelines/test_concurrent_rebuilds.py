@@ -18,7 +18,7 @@ from django.db import connection
 from analytics.models import TaskSLA
 from analytics.selectors import sla_targets
 from pipelines.partitions import TenantDays
-from pipelines.projections import rebuild_lock_name, write_task_sla
+from pipelines.projections import rebuild_lock_name, rebuild_projections
 from pipelines.resources import TenantDatabase
 from tenancy.models import Tenant
 from tests.live import live_database_url
@@ -69,7 +69,7 @@ def test_a_rebuild_waits_for_the_tenant_lock_then_writes(writer: ActivityWriter,
         releaser.start()
         now = at("2025-01-05")
         with TenantDatabase().tenant(in_tenant.slug) as session:
-            stats = write_task_sla(
+            stats = rebuild_projections(
                 session,
                 TenantDays(in_tenant.slug, dt.date(2025, 1, 2), dt.date(2025, 1, 4)),
                 now=now,
@@ -81,4 +81,4 @@ def test_a_rebuild_waits_for_the_tenant_lock_then_writes(writer: ActivityWriter,
 
     assert waited.is_set(), "the rebuild wrote without waiting for the tenant's lock"
     # Day 2 and day 4 OPEN/IN_PROGRESS, day 3 both: four rows, all new.
-    assert stats.written == TaskSLA.objects.filter(task_id=task.pk).count() == 4
+    assert stats.task_sla.written == TaskSLA.objects.filter(task_id=task.pk).count() == 4
