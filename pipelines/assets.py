@@ -55,8 +55,8 @@ def activity_day(context: dg.AssetExecutionContext, tenant_db: TenantDatabase) -
     """The day's slice of one tenant's activity log (`tracker_taskactivity`), as a digest.
 
     The log is append-only and already stored, so nothing is copied: the materialization records the
-    day's row count per verb, its seq range and a fingerprint of its rows' hashes. The fingerprint is the
-    data version of a single-day run, so a day whose log did not change keeps its version.
+    day's row count per verb, its seq range and a fingerprint (row count, last seq and last row's hash).
+    The fingerprint is the data version of a single-day run, so a day whose log did not change keeps it.
     """
     now = run_as_of(context)
     days: list[DayActivity] = []

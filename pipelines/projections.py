@@ -27,13 +27,14 @@ in Unix seconds (UTC); "end of day" is the instant (N+1)·86400, or `now` for to
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from analytics.models import AnalyticsSnapshot, PartitionBuild, TaskSLA
 from analytics.sla import SlaTarget
 from pipelines.partitions import TenantDays, split
 from pipelines.resources import TenantSession
-from tracker.models import Project, TaskActivity
+from tracker.models import ActivityVerb, Project, TaskActivity
 
 DAY = 86_400
 CHUNK_DAYS = 92  # a quarter per transaction: fewer passes over the segments, memory still bounded
@@ -82,7 +83,9 @@ class DayActivity:
     by_verb: dict[str, int]
     first_seq: int
     last_seq: int
-    fingerprint: str  # md5 of the day's row hashes in seq order: changes iff the day's slice changes
+    # Changes iff the day's slice changes: the log is append-only, so a slice only ever gains rows (its
+    # count and last seq move), and the hash of its last row chains every row before it.
+    fingerprint: str
 
 
 # --- 1. segments ---------------------------------------------------------------------------------------
@@ -596,37 +599,37 @@ def rebuild_projections(
 
 
 # --- the day's activity --------------------------------------------------------------------------------
+_VERBS = list(ActivityVerb.values)
+
 _DAY_ACTIVITY = f"""
 SELECT floor(extract(epoch FROM occurred_at))::bigint / 86400 AS dn, count(*), count(DISTINCT task_id),
-       min(seq), max(seq), md5(string_agg(hash, '' ORDER BY seq))
+       min(seq), max(seq), {", ".join(f"count(*) FILTER (WHERE verb = '{verb}')" for verb in _VERBS)}
 FROM {LOG}
 WHERE occurred_at >= to_timestamp(%(start_t)s) AND occurred_at < to_timestamp(%(end_t)s)
 GROUP BY 1 ORDER BY 1
-"""
-
-_VERB_COUNTS = f"""
-SELECT floor(extract(epoch FROM occurred_at))::bigint / 86400 AS dn, verb, count(*)
-FROM {LOG}
-WHERE occurred_at >= to_timestamp(%(start_t)s) AND occurred_at < to_timestamp(%(end_t)s)
-GROUP BY 1, 2
 """
 
 
 def day_activity(session: TenantSession, span: TenantDays, *, now: dt.datetime) -> list[DayActivity]:
     """Per day of `span` with any activity: row counts by verb, seq range and a fingerprint."""
     params = {"start_t": day_number(span.first_day) * DAY, "end_t": end_seconds(span.last_day, now)}
-    verbs: dict[int, dict[str, int]] = {}
-    for dn, verb, count in session.fetchall(_VERB_COUNTS, params):
-        verbs.setdefault(int(dn), {})[verb] = int(count)
+    days = session.fetchall(_DAY_ACTIVITY, params)
+    last_hashes = dict(
+        session.fetchall(
+            f"SELECT seq, hash FROM {LOG} WHERE seq = ANY(%(seqs)s)", {"seqs": [d[4] for d in days]}
+        )
+    )
     return [
         DayActivity(
             day=EPOCH + dt.timedelta(days=int(dn)),
             rows=int(rows),
             tasks=int(tasks),
-            by_verb=verbs.get(int(dn), {}),
+            by_verb={verb: int(count) for verb, count in zip(_VERBS, counts, strict=True) if count},
             first_seq=int(first_seq),
             last_seq=int(last_seq),
-            fingerprint=str(fingerprint),
+            fingerprint=hashlib.md5(
+                f"{rows}:{last_seq}:{last_hashes[last_seq]}".encode(), usedforsecurity=False
+            ).hexdigest(),
         )
-        for dn, rows, tasks, first_seq, last_seq, fingerprint in session.fetchall(_DAY_ACTIVITY, params)
+        for dn, rows, tasks, first_seq, last_seq, *counts in days
     ]
