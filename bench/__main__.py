@@ -17,7 +17,7 @@ from bench.results import BenchResult, format_table, load_results
 # (module, arguments for a full run, arguments for --quick). The full sizes keep `make bench` within about
 # 15 minutes on a 2-core machine (docs/performance.md). Two are smaller than the figures, which
 # run alone: `python -m bench.migrate_schemas` (200 tenants, twice each way: 20-30 min on 2 cores) and
-# `python -m bench.pipeline_backfill --rows 1000000` (~20 min on 2 cores).
+# `python -m bench.pipeline_backfill --rows 1000000` (~6 min on 2 cores, loading included).
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     (
         "bench.tenant_provisioning",
