@@ -110,10 +110,19 @@ if not DATABASE_URL:
         "DATABASE_URL is not set: start through `make run`/`make test` (which start a local PostgreSQL) "
         "or set DATABASE_URL=postgres://user@host:port/db."
     )
+# DB_POOL_SIZE > 0: each process keeps a psycopg connection pool of up to that many connections (Django's
+# "pool" option), shared by its threads, instead of one persistent connection per thread; Django requires
+# CONN_MAX_AGE 0 with it. Both are safe with schemas: docs/security.md, "Connection pooling".
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
+_database = dj_database_url.parse(
+    DATABASE_URL, conn_max_age=0 if DB_POOL_SIZE else env_int("DB_CONN_MAX_AGE", 60)
+)
+if DB_POOL_SIZE:
+    _database["OPTIONS"] = {**_database.get("OPTIONS", {}), "pool": {"min_size": 1, "max_size": DB_POOL_SIZE}}
 DATABASES = {
     "default": {
-        **dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)),
-        # django-tenants sets search_path per connection; CONN_MAX_AGE is safe because the tenant
+        **_database,
+        # django-tenants sets search_path per connection; reusing connections is safe because the tenant
         # middleware resets the schema at the start of every request. Its backend, sending the SET once
         # per transaction rather than per statement inside one (tenancy/postgresql_backend/base.py).
         "ENGINE": "tenancy.postgresql_backend",

@@ -11,9 +11,13 @@ from the worker processes' sockets that the same few connections served the whol
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +27,8 @@ import requests
 from django.db import connection
 
 from accounts.models import Role
-from tests.live import LiveServer
+from tests.live import LiveServer, live_database_url
+from tests.security.live import gunicorn, private_redis
 from tests.security.world import Side, World
 from tests.summary_plugin import SecurityCounters
 
@@ -187,6 +192,7 @@ def _run_load(
     per_thread: int,
     bursts: int,
     same_connections: bool,
+    max_connections: int = 3 * 2,
 ) -> None:
     connections_seen = []
     total = LoadResult(leaks=[], errors=[])
@@ -211,9 +217,10 @@ def _run_load(
     assert not total.leaks, total.leaks[:10]
     assert not total.errors, total.errors[:10]
     assert total.requests == threads * per_thread * bursts
-    # Persistent connections: never more than one per worker thread (3 workers x 2 threads), and in a run
-    # shorter than DB_CONN_MAX_AGE (60 s) the first burst's connections were still open in the last.
-    assert all(0 < len(ports) <= 3 * 2 for ports in connections_seen)
+    # Never more connections than the server may hold (persistent: one per worker thread, 3 workers x 2
+    # threads; pooled: each worker's pool size), and in a run shorter than DB_CONN_MAX_AGE (60 s) or the
+    # pool's idle timeout the first burst's connections were still open in the last.
+    assert all(0 < len(ports) <= max_connections for ports in connections_seen)
     if same_connections:
         assert connections_seen[0] <= connections_seen[-1], connections_seen
 
@@ -223,6 +230,53 @@ def test_concurrent_tenants_on_reused_connections_only_ever_see_their_own_data(
 ) -> None:
     _run_load(
         world, attack_server, security_counters, threads=8, per_thread=40, bursts=2, same_connections=True
+    )
+
+
+# One connection per worker process, shared by its two threads: every request may get the connection the
+# other thread's request just used (and persistent connections, one per thread, could not fit in 3).
+POOL_SIZE = 1
+
+
+@pytest.fixture(scope="module")
+def pooled_server(world: World, django_db_blocker: Any) -> Iterator[LiveServer]:
+    """The same server with psycopg's connection pool (DB_POOL_SIZE) instead of persistent connections:
+    a worker's two threads take whichever pooled connection is free, request after request."""
+    with django_db_blocker.unblock():
+        database_url = live_database_url()
+    with (
+        private_redis() as redis_server,
+        gunicorn(
+            database_url=database_url, redis_url=redis_server.url, env={"DB_POOL_SIZE": str(POOL_SIZE)}
+        ) as server,
+    ):
+        yield server
+
+
+def test_db_pool_size_turns_on_the_psycopg_pool_without_persistent_connections() -> None:
+    probe = (
+        "import django; django.setup(); from django.db import connection; "
+        "print(connection.settings_dict['CONN_MAX_AGE'], connection.pool.max_size)"
+    )
+    env = {**os.environ, "DB_POOL_SIZE": "3", "DB_CONN_MAX_AGE": "60"}
+    output = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert output.split() == ["0", "3"]
+
+
+def test_concurrent_tenants_on_pooled_connections_only_ever_see_their_own_data(
+    world: World, pooled_server: LiveServer, security_counters: SecurityCounters
+) -> None:
+    _run_load(
+        world,
+        pooled_server,
+        security_counters,
+        threads=8,
+        per_thread=40,
+        bursts=2,
+        same_connections=True,
+        max_connections=3 * POOL_SIZE,
     )
 
 
