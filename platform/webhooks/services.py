@@ -188,7 +188,9 @@ def attempt_delivery(*, delivery_id: uuid.UUID) -> AttemptResult:
 
 def _post(*, webhook: Webhook, delivery: WebhookDelivery) -> transport.PostOutcome:
     try:
-        check_webhook_url(webhook.url)  # again: DNS may point somewhere else since the webhook was saved
+        # Again (DNS may point somewhere else since the webhook was saved), and the POST goes to an address
+        # this check approved: the transport never resolves the host a second time.
+        target = check_webhook_url(webhook.url)
     except UnsafeUrlError as error:
         return transport.PostOutcome(status=None, error=f"Refused: {error}")
     body = delivery.body.encode()
@@ -198,7 +200,7 @@ def _post(*, webhook: Webhook, delivery: WebhookDelivery) -> transport.PostOutco
         signing.EVENT_HEADER: delivery.event_type,
     }
     return transport.post(
-        url=webhook.url, body=body, headers=headers, timeout=settings.WEBHOOKS_TIMEOUT_SECONDS
+        target=target, body=body, headers=headers, timeout=settings.WEBHOOKS_TIMEOUT_SECONDS
     )
 
 
