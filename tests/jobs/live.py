@@ -40,7 +40,7 @@ class Process:
         log.close()
         return self
 
-    def wait_ready(self, *, timeout: float = 40.0) -> "Process":
+    def wait_ready(self, *, timeout: float = 120.0) -> "Process":  # a hang guard: boots crawl under load
         wait_until(
             lambda: self.ready_marker in self.log() or self._died(),
             timeout=timeout,

@@ -23,6 +23,11 @@ pytestmark = pytest.mark.live_server
 NOTIFY = "notifications.notify_task_event"
 ANALYTICS = "analytics_refresh.on_task_event"
 
+# Every wait below is "until this happened"; the deadline only stops a hang. It is not a latency budget:
+# on a loaded machine (several suites at once) a relay sweep, a worker's reconnection (it backs off 2, 4,
+# 6... s while the broker is away) and a worker's boot each take many times what they take when it is quiet.
+HANG_GUARD = 180.0
+
 
 def _notified_events(tenant: Tenant, event_ids: list[int]) -> Counter[tuple[int, str]]:
     """(recipient, cause) → how many notifications; a cause is `outbox:<event id>`."""
@@ -51,7 +56,9 @@ def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_
         cast = make_cast(tenant=jobs_tenant, member=member)
         tasks = [cast.task() for _ in range(4)]
         created = [outbox_events(jobs_tenant, task=task)[0].id for task in tasks]
-        wait_until(lambda: _processed(jobs_tenant, ANALYTICS, created) == 4, what="a calm start")
+        wait_until(
+            lambda: _processed(jobs_tenant, ANALYTICS, created) == 4, timeout=HANG_GUARD, what="a calm start"
+        )
 
         broker.stop()
         for task in tasks:  # committed while nothing can be published
@@ -63,7 +70,11 @@ def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_
             for event in outbox_events(jobs_tenant, task=task, event_type="task.status_changed")
         ]
         assert len(events) == 8
-        wait_until(lambda: "publishing failed" in relay.log(), what="the relay to notice the outage")
+        wait_until(
+            lambda: "publishing failed" in relay.log(),
+            timeout=HANG_GUARD,
+            what="the relay to notice the outage",
+        )
         with in_tenant(jobs_tenant):
             waiting = OutboxEvent.objects.filter(id__in=events)
             assert all(event.sent_at is None for event in waiting)
@@ -77,15 +88,26 @@ def test_with_the_broker_stopped_during_writes_every_event_is_delivered_exactly_
         }
         wait_until(
             lambda: set(_notified_events(jobs_tenant, events)) == expected,
-            timeout=60,
+            timeout=HANG_GUARD,
             what="every notification",
         )
-        wait_until(lambda: _processed(jobs_tenant, ANALYTICS, events) == len(events), timeout=30)
+        wait_until(
+            lambda: _processed(jobs_tenant, ANALYTICS, events) == len(events),
+            timeout=HANG_GUARD,
+            what="every analytics job",
+        )
         counts = _notified_events(jobs_tenant, events)
         assert set(counts.values()) == {1}, counts
         assert _processed(jobs_tenant, NOTIFY, events) == len(events)
-        with in_tenant(jobs_tenant):
-            assert not OutboxEvent.objects.filter(id__in=events, sent_at__isnull=True).exists()
+
+        # The relay publishes a batch inside its transaction and commits `sent_at` after the last publish,
+        # so a worker can finish every job before that commit lands: the rows must end up marked sent (or
+        # they would be published again and again), and nothing orders that before the jobs' effects.
+        def all_marked_sent() -> bool:
+            with in_tenant(jobs_tenant):
+                return not OutboxEvent.objects.filter(id__in=events, sent_at__isnull=True).exists()
+
+        wait_until(all_marked_sent, timeout=HANG_GUARD, what="the relay to mark every event sent")
     finally:
         for process in (relay, worker):
             if process is not None:
@@ -113,7 +135,9 @@ def test_a_worker_killed_mid_job_has_the_job_redelivered_without_a_duplicate_not
         [event] = outbox_events(jobs_tenant, task=task, event_type="task.status_changed")
 
         hanging_pid = wait_until(
-            lambda: test_redis.get("tests:hang:hanging"), what="the job to hang after commit"
+            lambda: test_redis.get("tests:hang:hanging"),
+            timeout=HANG_GUARD,
+            what="the job to hang after commit",
         )
         hung_at = time.monotonic()
         assert int(hanging_pid) == doomed.popen.pid  # type: ignore[union-attr]
@@ -128,7 +152,9 @@ def test_a_worker_killed_mid_job_has_the_job_redelivered_without_a_duplicate_not
         live.started(successor)
         redelivered = re.compile(rf"Task {re.escape(NOTIFY)}\[[0-9a-f-]+\] succeeded in [0-9.]+s: 0")
         wait_until(
-            lambda: redelivered.search(successor.log()), timeout=30, what="the redelivered job to finish"
+            lambda: redelivered.search(successor.log()),
+            timeout=HANG_GUARD,
+            what="the redelivered job to finish",
         )
 
         assert int(test_redis.get(f"tests:runs:{NOTIFY}:{event.id}") or 0) == 2  # ran twice, ...
