@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.test.utils import setup_databases, teardown_databases
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -57,15 +58,41 @@ def security_counters() -> summary_plugin.SecurityCounters:
 SESSION_TENANT_SLUGS = ("alpha", "beta")
 
 
+# The database DATABASE_URL names, read before any test database exists (setting one up renames it).
+CONFIGURED_DATABASE_NAME = settings.DATABASES[DEFAULT_DB_ALIAS]["NAME"]
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_db_setup: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+) -> Iterator[None]:
     """The test database, then at once the session's tenants `alpha` and `beta` (committed).
 
     They are made here, before any test opens its transaction: made lazily by the first test that needs
     them, they could land inside a test's transaction (when its `db` fixture came first) and vanish at
     its rollback while the session went on using them.
+
+    pytest-django sets the test database up only when a collected test asks for it (the `db` fixture or
+    the `django_db` mark). Tests that reach the database only through session fixtures ask for neither:
+    the live-process tests of tests/jobs write committed rows, outside any per-test transaction, so they
+    must not carry the mark. Run alone, such a module would leave Django on DATABASE_URL's own database,
+    and the tenants (and the workers' rows) would be written there. Then the test database is set up
+    here, the way pytest-django does it, and torn down again at the end of the session.
     """
+    verbosity = request.config.option.verbose
+    created = None
     with django_db_blocker.unblock():
+        if connection.settings_dict["NAME"] == CONFIGURED_DATABASE_NAME:
+            created = setup_databases(
+                verbosity=verbosity,
+                interactive=False,
+                aliases={DEFAULT_DB_ALIAS},
+                keepdb=django_db_keepdb and not django_db_createdb,
+            )
         for slug in SESSION_TENANT_SLUGS:
             if tenant_by_slug(slug=slug) is None:
                 create_tenant(
@@ -75,6 +102,13 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
                     admin_password=TEST_PASSWORD,
                 )
         connection.set_schema_to_public()
+    yield
+    if created is not None and not django_db_keepdb:
+        with django_db_blocker.unblock():
+            try:
+                teardown_databases(created, verbosity=verbosity)
+            except Exception as exc:  # as pytest-django's own teardown: a warning, not an error
+                request.node.warn(pytest.PytestWarning(f"Error when tearing down the test database: {exc!r}"))
 
 
 @pytest.fixture(scope="session")
