@@ -157,12 +157,17 @@ def test_every_operation_answers_as_documented_and_never_5xx(
     security_counters.add("server_errors", server_errors)
 
     assert outcome["operations"]["tested"] == outcome["operations"]["total"] >= 35, outcome["operations"]
-    assert not outcome["errors"], outcome["errors"]
+    assert not outcome["errors"], f"{outcome['errors']}\n{_section(result.stdout, 'ERRORS', 'FAILURES')}"
     assert result.returncode == 0 and not failures, f"{failures}\n{_failures_section(result.stdout)}"
     assert fuzz_tenant.token not in fuzz_server.log(), "the fuzzer's bearer token reached the server log"
 
 
-def _failures_section(stdout: str, *, width: int = 400) -> str:
-    """The CLI's FAILURES section, with each line cut to `width` (generated query strings run for pages)."""
-    section = stdout.split("FAILURES", 1)[-1].split("WARNINGS", 1)[0]
+def _failures_section(stdout: str) -> str:
+    return _section(stdout, "FAILURES", "WARNINGS")
+
+
+def _section(stdout: str, start: str, end: str, *, width: int = 400) -> str:
+    """The CLI's section `start`, up to `end`, each line cut to `width` (generated query strings run for
+    pages)."""
+    section = stdout.split(start, 1)[-1].split(end, 1)[0]
     return "\n".join(line[:width] for line in section.splitlines())
