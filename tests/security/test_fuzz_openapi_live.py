@@ -131,7 +131,10 @@ def test_every_operation_answers_as_documented_and_never_5xx(
         "--header", f"X-Tenant-ID: {fuzz_tenant.tenant_id}",
         "--max-examples", str(settings["max_examples"]),
         "--seed", seed,
-        "--workers", "2",
+        # One worker (about 6 s slower than two): two interleave their requests differently from run to
+        # run, so the server's state, and a replayed example's answer, may differ under a fixed seed; one
+        # "Runtime Error" in about ten runs was seen with two (cause not pinned down).
+        "--workers", "1",
         "--request-timeout", "30",
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
